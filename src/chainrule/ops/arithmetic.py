@@ -1,0 +1,143 @@
+"""Arithmetic gates: add, subtract, multiply, divide, negate, power.
+
+These are the seed notes' first gates. The add gate passes the upstream gradient
+through unchanged to both inputs; the multiply gate sends each input the upstream
+gradient times *the other* input ("swaps" them). Broadcasting is undone by the engine
+(and by ``backward`` when you drive a gate by hand), so these formulas ignore shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Gate
+from ..tensor import Tensor, apply1, apply2
+from ._util import as_tensor
+
+
+class Add(Gate):
+    """z = x + y.  Local gradients: dz/dx = 1, dz/dy = 1."""
+
+    saves_inputs = False
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, gz):
+        return gz, gz
+
+
+class Sub(Gate):
+    """z = x - y.  Local gradients: 1 and -1."""
+
+    saves_inputs = False
+
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, gz):
+        return gz, (-gz if self.needs[1] else None)
+
+
+class Mul(Gate):
+    """z = x * y.  Local gradients: dz/dx = y, dz/dy = x (the inputs swapped)."""
+
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return x * y
+
+    def backward(self, gz):
+        needs = self.needs
+        return (gz * self.y if needs[0] else None), (gz * self.x if needs[1] else None)
+
+
+class Div(Gate):
+    """z = x / y.  Local gradients: 1/y and -x/y**2."""
+
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return x / y
+
+    def backward(self, gz):
+        x, y = self.x, self.y
+        needs = self.needs
+        gx = gz / y if needs[0] else None
+        gy = -(gz * x) / (y * y) if needs[1] else None
+        return gx, gy
+
+
+class Neg(Gate):
+    """z = -x.  Local gradient: -1."""
+
+    saves_inputs = False
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gz):
+        return -gz
+
+
+class Pow(Gate):
+    """z = x ** p.  Local gradients: p * x**(p-1) and, for a tensor exponent, z * log(x).
+
+    For a constant exponent only the first is computed, so ``x ** 2`` of a negative
+    ``x`` never touches ``log``.
+    """
+
+    saves_output = True
+
+    def forward(self, x, p):
+        self.x = x
+        self.p = p
+        self.z = x ** p
+        return self.z
+
+    def backward(self, gz):
+        x, p = self.x, self.p
+        needs = self.needs
+        gx = gp = None
+        if needs[0]:
+            if isinstance(p, (int, float)) and p == 2:
+                gx = gz * 2 * x
+            else:
+                gx = gz * p * x ** (p - 1)
+        if needs[1]:
+            gp = gz * self.z * np.log(x)
+        return gx, gp
+
+
+# ------------------------------------------------------------------ functions
+def add(x: Any, y: Any) -> Tensor:
+    """Elementwise ``x + y`` with NumPy broadcasting."""
+    return apply2(Add(), x, y)
+
+
+def sub(x: Any, y: Any) -> Tensor:
+    """Elementwise ``x - y``."""
+    return apply2(Sub(), x, y)
+
+
+def mul(x: Any, y: Any) -> Tensor:
+    """Elementwise ``x * y``."""
+    return apply2(Mul(), x, y)
+
+
+def div(x: Any, y: Any) -> Tensor:
+    """Elementwise ``x / y``."""
+    return apply2(Div(), x, y)
+
+
+def neg(x: Any) -> Tensor:
+    """Elementwise ``-x``."""
+    return apply1(Neg(), as_tensor(x))
+
+
+def pow(x: Any, p: Any) -> Tensor:
+    """Elementwise ``x ** p``; ``p`` may be a number or a tensor."""
+    return apply2(Pow(), x, p)
+

@@ -1,0 +1,316 @@
+"""Elementwise gates: exp, log, sqrt, abs, sin, cos, tanh, sigmoid, ReLU, max/min, where.
+
+Each output element depends only on the element at the same place in the input, so
+the local gradient is a plain elementwise product ("no need to think about vectors or
+matrices", as the seed notes put it).
+
+Conventions, documented because a learner will meet them:
+
+* ``relu'(0) = 0``: the gradient passes only where ``x > 0``.
+* ``abs'(0) = 0`` (``sign(0)``).
+* ``maximum(x, y)`` / ``minimum``: where ``x == y`` each input gets half the gradient.
+* ``clip(x, lo, hi)``: the gradient passes where ``lo <= x <= hi`` (bounds included).
+* ``sigmoid`` never overflows: it evaluates ``exp(-|x|)`` only.
+* ``where(c, a, b)``: the unused branch receives a zero gradient, but zero times an
+  infinite local gradient is NaN. ``where(x > 0, log(x), 0)`` therefore gives NaN
+  gradients at ``x <= 0`` because ``log`` is evaluated (and differentiated) there too.
+  The safe pattern is to make the unused branch harmless *before* the risky op:
+  ``safe = where(x > 0, x, 1); where(x > 0, log(safe), 0)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Gate
+from ..tensor import Tensor, apply, apply1, apply2
+from ._util import as_tensor
+
+
+class Exp(Gate):
+    """y = exp(x).  Local gradient: exp(x) = y."""
+
+    saves_output = True
+    saves_inputs = False
+
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y
+
+
+class Log(Gate):
+    """y = log(x).  Local gradient: 1/x."""
+
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, gy):
+        return gy / self.x
+
+
+class Sqrt(Gate):
+    """y = sqrt(x).  Local gradient: 1 / (2 sqrt(x)) = 1 / (2y)."""
+
+    saves_output = True
+    saves_inputs = False
+
+    def forward(self, x):
+        self.y = np.sqrt(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy / (2 * self.y)
+
+
+class Abs(Gate):
+    """y = |x|.  Local gradient: sign(x) (0 at 0)."""
+
+    def forward(self, x):
+        self.x = x
+        return np.abs(x)
+
+    def backward(self, gy):
+        return gy * np.sign(self.x)
+
+
+class Sin(Gate):
+    """y = sin(x).  Local gradient: cos(x)."""
+
+    def forward(self, x):
+        self.x = x
+        return np.sin(x)
+
+    def backward(self, gy):
+        return gy * np.cos(self.x)
+
+
+class Cos(Gate):
+    """y = cos(x).  Local gradient: -sin(x)."""
+
+    def forward(self, x):
+        self.x = x
+        return np.cos(x)
+
+    def backward(self, gy):
+        return -(gy * np.sin(self.x))
+
+
+class Tanh(Gate):
+    """y = tanh(x).  Local gradient: 1 - y**2."""
+
+    saves_output = True
+    saves_inputs = False
+
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return gy * (1 - y * y)
+
+
+def _sigmoid_array(x: Any) -> Any:
+    # exp of a non-positive number only: no overflow for any finite input.
+    e = np.exp(-np.abs(x))
+    return np.where(np.asarray(x) >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Gate):
+    """y = 1 / (1 + exp(-x)).  Local gradient: y (1 - y), as the seed notes derive."""
+
+    saves_output = True
+    saves_inputs = False
+
+    def forward(self, x):
+        self.y = _sigmoid_array(x)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return gy * y * (1 - y)
+
+
+class ReLU(Gate):
+    """y = max(x, 0).  Local gradient: 1 where x > 0, else 0 (so relu'(0) = 0)."""
+
+    saves_inputs = False
+
+    def forward(self, x):
+        self.mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+class Maximum(Gate):
+    """z = max(x, y) elementwise.  The gradient goes to the larger input; ties share it."""
+
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return np.maximum(x, y)
+
+    def backward(self, gz):
+        x, y = np.asarray(self.x), np.asarray(self.y)
+        wx = (x > y) + 0.5 * (x == y)
+        return gz * wx.astype(gz.dtype), gz * (1 - wx).astype(gz.dtype)
+
+
+class Minimum(Gate):
+    """z = min(x, y) elementwise.  The gradient goes to the smaller input; ties share it."""
+
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return np.minimum(x, y)
+
+    def backward(self, gz):
+        x, y = np.asarray(self.x), np.asarray(self.y)
+        wx = (x < y) + 0.5 * (x == y)
+        return gz * wx.astype(gz.dtype), gz * (1 - wx).astype(gz.dtype)
+
+
+class Where(Gate):
+    """z = a where cond else b.  The gradient is routed to the branch that was chosen."""
+
+    def forward(self, cond, a, b):
+        self.cond = np.asarray(cond, dtype=bool)
+        return np.where(self.cond, a, b)
+
+    def backward(self, gz):
+        c = self.cond
+        needs = self.needs
+        ga = np.where(c, gz, 0) if needs[1] else None
+        gb = np.where(c, 0, gz) if needs[2] else None
+        return None, ga, gb
+
+
+class Clip(Gate):
+    """y = x limited to [lo, hi].  The gradient passes where lo <= x <= hi."""
+
+    def __init__(self, lo: Any = None, hi: Any = None) -> None:
+        if lo is None and hi is None:
+            raise ValueError("clip: give at least one of lo and hi")
+        self.lo = lo
+        self.hi = hi
+
+    def forward(self, x):
+        self.x = x
+        return np.clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        x = np.asarray(self.x)
+        keep = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            keep &= x >= self.lo
+        if self.hi is not None:
+            keep &= x <= self.hi
+        return gy * keep
+
+
+class Cast(Gate):
+    """y = x converted to another dtype.  The gradient is converted back."""
+
+    saves_inputs = False
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+
+    def forward(self, x):
+        self.src = np.asarray(x).dtype
+        return np.asarray(x).astype(self.dtype)
+
+    def backward(self, gy):
+        return gy.astype(self.src)
+
+
+# ------------------------------------------------------------------ functions
+def exp(x: Any) -> Tensor:
+    """Elementwise e**x."""
+    return apply1(Exp(), as_tensor(x))
+
+
+def log(x: Any) -> Tensor:
+    """Elementwise natural logarithm."""
+    return apply1(Log(), as_tensor(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    """Elementwise square root."""
+    return apply1(Sqrt(), as_tensor(x))
+
+
+def abs(x: Any) -> Tensor:
+    """Elementwise absolute value (gradient 0 at 0)."""
+    return apply1(Abs(), as_tensor(x))
+
+
+def sin(x: Any) -> Tensor:
+    """Elementwise sine."""
+    return apply1(Sin(), as_tensor(x))
+
+
+def cos(x: Any) -> Tensor:
+    """Elementwise cosine."""
+    return apply1(Cos(), as_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    """Elementwise hyperbolic tangent."""
+    return apply1(Tanh(), as_tensor(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """Elementwise logistic function 1/(1+e**-x), computed without overflow."""
+    return apply1(Sigmoid(), as_tensor(x))
+
+
+def relu(x: Any) -> Tensor:
+    """Elementwise max(x, 0); the gradient at exactly 0 is 0."""
+    return apply1(ReLU(), as_tensor(x))
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    """Elementwise larger of ``x`` and ``y`` (ties share the gradient equally)."""
+    return apply2(Maximum(), x, y)
+
+
+def minimum(x: Any, y: Any) -> Tensor:
+    """Elementwise smaller of ``x`` and ``y`` (ties share the gradient equally)."""
+    return apply2(Minimum(), x, y)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (broadcast together).
+
+    See the module notes for why ``where`` cannot hide an infinite gradient in the
+    branch it does not choose, and the safe pattern.
+    """
+    if isinstance(cond, Tensor):
+        cond = cond.data
+    return apply(Where(), cond, a, b)
+
+
+def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
+    """Limit values to ``[lo, hi]`` (either may be None); NumPy's ``a_min``/``a_max``."""
+    return apply1(Clip(lo, hi), as_tensor(x))
+
+
+def astype(x: Any, dtype: Any) -> Tensor:
+    """Convert to ``dtype``; the gradient flows back converted to the original dtype."""
+    x = as_tensor(x)
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    if dtype.kind not in "fc":
+        # Integer and boolean results carry no gradient.
+        return Tensor(x.data.astype(dtype))
+    return apply1(Cast(dtype), x)

@@ -1,0 +1,208 @@
+"""Reduction gates: sum, mean, var, max, min, logsumexp, and the softmax family.
+
+A reduction combines many inputs into one output, so backward *spreads* the upstream
+gradient back over them: ``sum`` copies it to every input, ``mean`` copies it divided by
+the count, ``max`` routes it to the largest element (the cs231n "max gate routes"),
+sharing it equally among ties.
+
+``logsumexp``, ``softmax`` and ``log_softmax`` subtract the maximum before
+exponentiating, so they stay finite for inputs of any magnitude (1e4 included) in both
+float32 and float64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Gate
+from ..tensor import Tensor, apply1
+from ._util import as_tensor, norm_axes, reduced_count, unreduce
+
+
+class _Reduce(Gate):
+    def __init__(self, axis: Any = None, keepdims: bool = False) -> None:
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def _axes(self, x: Any) -> tuple[int, ...] | None:
+        self.shape = np.shape(x)
+        self.axes = norm_axes(self.axis, len(self.shape))
+        return self.axes
+
+
+class Sum(_Reduce):
+    """y = sum of x over ``axis``.  Local gradient: 1 for every input element."""
+
+    saves_inputs = False
+
+    def forward(self, x):
+        return np.sum(x, axis=self._axes(x), keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return np.broadcast_to(unreduce(gy, self.axes, self.keepdims), self.shape)
+
+
+class Mean(_Reduce):
+    """y = mean of x over ``axis``.  Local gradient: 1/n for each of the n elements."""
+
+    saves_inputs = False
+
+    def forward(self, x):
+        axes = self._axes(x)
+        self.n = reduced_count(self.shape, axes)
+        return np.mean(x, axis=axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        g = unreduce(gy, self.axes, self.keepdims) / self.n
+        return np.broadcast_to(g, self.shape)
+
+
+class Var(_Reduce):
+    """y = variance of x over ``axis`` (``ddof`` as in NumPy).  dy/dx = 2(x - mean)/(n - ddof)."""
+
+    def __init__(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> None:
+        super().__init__(axis, keepdims)
+        self.ddof = ddof
+
+    def forward(self, x):
+        axes = self._axes(x)
+        self.x = x
+        self.n = reduced_count(self.shape, axes)
+        return np.var(x, axis=axes, keepdims=self.keepdims, ddof=self.ddof)
+
+    def backward(self, gy):
+        x = self.x
+        centered = x - np.mean(x, axis=self.axes, keepdims=True)
+        return unreduce(gy, self.axes, self.keepdims) * centered * (2 / (self.n - self.ddof))
+
+
+class Max(_Reduce):
+    """y = max of x over ``axis``.  The gradient goes to the maximum; ties share it."""
+
+    saves_output = True
+
+    def forward(self, x):
+        axes = self._axes(x)
+        self.x = x
+        self.y = np.max(x, axis=axes, keepdims=self.keepdims)
+        return self.y
+
+    def backward(self, gy):
+        # Which elements were the extreme is a constant of the derivative: use arrays.
+        x = np.asarray(self.x)
+        y = unreduce(np.asarray(self.y), self.axes, self.keepdims)
+        hit = x == y
+        share = hit / np.sum(hit, axis=self.axes, keepdims=True)
+        return unreduce(gy, self.axes, self.keepdims) * share.astype(x.dtype)
+
+
+class Min(Max):
+    """y = min of x over ``axis``.  The gradient goes to the minimum; ties share it."""
+
+    def forward(self, x):
+        axes = self._axes(x)
+        self.x = x
+        self.y = np.min(x, axis=axes, keepdims=self.keepdims)
+        return self.y
+
+
+def _logsumexp_array(x: Any, axes: Any, keepdims: bool) -> Any:
+    m = np.max(x, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    s = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+    return s if keepdims else np.squeeze(s, axis=axes)
+
+
+class LogSumExp(_Reduce):
+    """y = log(sum(exp(x))) over ``axis``, stably.  Local gradient: softmax(x) = exp(x - y)."""
+
+    saves_output = True
+
+    def forward(self, x):
+        axes = self._axes(x)
+        self.x = x
+        self.y = _logsumexp_array(x, axes, self.keepdims)
+        return self.y
+
+    def backward(self, gy):
+        y = unreduce(self.y, self.axes, self.keepdims)
+        return unreduce(gy, self.axes, self.keepdims) * np.exp(self.x - y)
+
+
+class Softmax(Gate):
+    """y = exp(x) / sum(exp(x)) over ``axis``.  Backward: y * (g - sum(g * y))."""
+
+    saves_output = True
+    saves_inputs = False
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x):
+        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
+        self.y = e / np.sum(e, axis=self.axis, keepdims=True)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return y * (gy - np.sum(gy * y, axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Gate):
+    """y = x - logsumexp(x) over ``axis``.  Backward: g - softmax(x) * sum(g)."""
+
+    saves_output = True
+    saves_inputs = False
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x):
+        self.y = x - _logsumexp_array(x, self.axis, True)
+        return self.y
+
+    def backward(self, gy):
+        return gy - np.exp(self.y) * np.sum(gy, axis=self.axis, keepdims=True)
+
+
+# ------------------------------------------------------------------ functions
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (all axes by default), as ``np.sum``."""
+    return apply1(Sum(axis, keepdims), as_tensor(x))
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over ``axis``, as ``np.mean``."""
+    return apply1(Mean(axis, keepdims), as_tensor(x))
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis``, as ``np.var`` (population variance unless ``ddof=1``)."""
+    return apply1(Var(axis, keepdims, ddof), as_tensor(x))
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Largest element over ``axis``; ties share the gradient equally."""
+    return apply1(Max(axis, keepdims), as_tensor(x))
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Smallest element over ``axis``; ties share the gradient equally."""
+    return apply1(Min(axis, keepdims), as_tensor(x))
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """``log(sum(exp(x), axis))`` computed stably (finite for |x| up to 1e4 and beyond)."""
+    return apply1(LogSumExp(axis, keepdims), as_tensor(x))
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """Softmax along ``axis`` (the last by default), computed stably."""
+    return apply1(Softmax(axis), as_tensor(x))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """Logarithm of the softmax along ``axis``, computed stably."""
+    return apply1(LogSoftmax(axis), as_tensor(x))

@@ -1,0 +1,321 @@
+"""Shape gates: reshape, transpose, broadcast, expand/squeeze, concatenate, stack, indexing.
+
+These move values around without changing them, so backward moves the gradient back
+the same way: reshape it back, transpose it back, sum it over broadcast axes, split it
+into the concatenated pieces, scatter it into the indexed positions.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Gate, sum_to_array
+from ..errors import ShapeError
+from ..tensor import Tensor, _unwrap_index, apply, apply1
+from ._util import as_tensor
+
+
+class Reshape(Gate):
+    """y = x viewed with another shape.  Backward reshapes the gradient back."""
+
+    saves_inputs = False
+
+    def __init__(self, shape: Any) -> None:
+        self.shape = shape
+
+    def forward(self, x):
+        self.in_shape = np.shape(x)
+        return np.reshape(x, self.shape)
+
+    def backward(self, gy):
+        return gy.reshape(self.in_shape)
+
+
+class Transpose(Gate):
+    """y = x with its axes permuted.  Backward applies the inverse permutation."""
+
+    saves_inputs = False
+
+    def __init__(self, axes: Any = None) -> None:
+        self.axes = None if axes is None else tuple(axes)
+
+    def forward(self, x):
+        self.ndim = np.ndim(x)
+        return np.transpose(x, self.axes)
+
+    def backward(self, gy):
+        if self.axes is None:
+            return gy.transpose()
+        return gy.transpose(tuple(np.argsort([a % self.ndim for a in self.axes])))
+
+
+class BroadcastTo(Gate):
+    """y = x broadcast to ``shape``.  Backward: the gradient summed back to x's shape."""
+
+    saves_inputs = False
+
+    def __init__(self, shape: Any) -> None:
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return np.broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        # Returned in the broadcast shape: summing it back to the input's shape is done
+        # in one place for every gate (the engine, or backward called by hand).
+        return gy
+
+
+class SumTo(Gate):
+    """y = x summed over broadcast axes down to ``shape``.  Backward broadcasts back."""
+
+    saves_inputs = False
+
+    def __init__(self, shape: Any) -> None:
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.in_shape = np.shape(x)
+        return sum_to_array(x, self.shape)
+
+    def backward(self, gy):
+        return np.broadcast_to(gy, self.in_shape)
+
+
+class ExpandDims(Gate):
+    """y = x with new axes of length 1 at ``axis``.  Backward removes them."""
+
+    saves_inputs = False
+
+    def __init__(self, axis: Any) -> None:
+        self.axis = axis
+
+    def forward(self, x):
+        self.in_shape = np.shape(x)
+        return np.expand_dims(x, self.axis)
+
+    def backward(self, gy):
+        return gy.reshape(self.in_shape)
+
+
+class Squeeze(Gate):
+    """y = x without axes of length 1 (those in ``axis``, or all).  Backward restores them."""
+
+    saves_inputs = False
+
+    def __init__(self, axis: Any = None) -> None:
+        self.axis = axis
+
+    def forward(self, x):
+        self.in_shape = np.shape(x)
+        return np.squeeze(x, self.axis)
+
+    def backward(self, gy):
+        return gy.reshape(self.in_shape)
+
+
+def _along(axis: int, ndim: int, item: Any) -> tuple:
+    return (slice(None),) * (axis % ndim) + (item,)
+
+
+class Concatenate(Gate):
+    """y = inputs joined along ``axis``.  Backward splits the gradient into the pieces."""
+
+    saves_inputs = False
+
+    def __init__(self, axis: int = 0) -> None:
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.sizes = [np.shape(x)[self.axis] for x in xs]
+        return np.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        out = []
+        start = 0
+        for n in self.sizes:
+            out.append(gy[_along(self.axis, gy.ndim, slice(start, start + n))])
+            start += n
+        return tuple(out)
+
+
+class Stack(Gate):
+    """y = inputs stacked along a new ``axis``.  Backward takes each slice back out."""
+
+    saves_inputs = False
+
+    def __init__(self, axis: int = 0) -> None:
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.n = len(xs)
+        return np.stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        return tuple(gy[_along(self.axis, gy.ndim, i)] for i in range(self.n))
+
+
+def _is_basic(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))
+               for i in items)
+
+
+def _normalize_index(index: Any) -> Any:
+    index = _unwrap_index(index)
+    items = index if isinstance(index, tuple) else (index,)
+    fixed = []
+    for i in items:
+        if isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype == bool:
+            fixed.extend(np.nonzero(i))
+        else:
+            fixed.append(i)
+    return tuple(fixed) if isinstance(index, tuple) or len(fixed) != 1 else fixed[0]
+
+
+def _scatter_array(g: Any, shape: tuple, index: Any) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+class GetItem(Gate):
+    """y = x[index] (basic or advanced).  Backward scatters the gradient back, adding
+    it up where an index repeats."""
+
+    saves_inputs = False
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x):
+        self.in_shape = np.shape(x)
+        return np.asarray(x)[self.index]
+
+    def backward(self, gy):
+        return scatter_add(gy, self.in_shape, self.index)
+
+
+class ScatterAdd(Gate):
+    """y = zeros(shape) with x added at ``index`` (the backward of indexing).
+
+    Backward gathers: the gradient of each scattered element is ``g[index]``.
+    """
+
+    saves_inputs = False
+
+    def __init__(self, shape: Any, index: Any) -> None:
+        self.shape = tuple(shape)
+        self.index = index
+
+    def forward(self, x):
+        return _scatter_array(x, self.shape, self.index)
+
+    def backward(self, gy):
+        return gy[self.index]
+
+
+# ------------------------------------------------------------------ functions
+def reshape(x: Any, shape: Any) -> Tensor:
+    """Same values, new shape (one dimension may be -1), as ``np.reshape``."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    return apply1(Reshape(tuple(shape)), as_tensor(x))
+
+
+def transpose(x: Any, axes: Any = None) -> Tensor:
+    """Permute the axes (reverse them by default), as ``np.transpose``."""
+    return apply1(Transpose(axes), as_tensor(x))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes, as ``np.swapaxes``."""
+    x = as_tensor(x)
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return apply1(Transpose(axes), x)
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """Broadcast to ``shape`` as ``np.broadcast_to``; the gradient is summed back."""
+    return apply1(BroadcastTo(shape), as_tensor(x))
+
+
+def sum_to(x: Any, shape: Any) -> Tensor:
+    """Sum over the axes that broadcasting from ``shape`` would have added or stretched."""
+    x = as_tensor(x)
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return apply1(SumTo(shape), x)
+
+
+def expand_dims(x: Any, axis: Any) -> Tensor:
+    """Insert axes of length 1 at ``axis`` (an int or a tuple)."""
+    return apply1(ExpandDims(axis), as_tensor(x))
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    """Remove axes of length 1 (only ``axis`` if given)."""
+    return apply1(Squeeze(axis), as_tensor(x))
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge the axes ``start_dim..end_dim`` into one (all axes by default -> 1-D)."""
+    x = as_tensor(x)
+    shape = x.shape
+    nd = len(shape)
+    if nd == 0:
+        return reshape(x, (1,))
+    s, e = start_dim % nd, end_dim % nd
+    if s > e:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"for a tensor of shape {shape}")
+    merged = int(np.prod(shape[s:e + 1], dtype=np.int64))
+    return reshape(x, (*shape[:s], merged, *shape[e + 1:]))
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis, as ``np.concatenate``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    return apply(Concatenate(axis), *tensors)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new axis, as ``np.stack``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    shapes = {np.shape(t.data if isinstance(t, Tensor) else t) for t in tensors}
+    if len(shapes) > 1:
+        raise ShapeError(f"Stack: all inputs must have the same shape, got "
+                         f"{', '.join(builtins.map(str, sorted(shapes)))}")
+    return apply(Stack(axis), *tensors)
+
+
+def getitem(x: Any, index: Any) -> Tensor:
+    """``x[index]`` with basic or advanced indexing; repeated indices add gradients."""
+    x = as_tensor(x)
+    index = _normalize_index(index)
+    try:
+        return apply1(GetItem(index), x)
+    except IndexError as e:
+        raise IndexError(f"GetItem: index {index!r} does not fit a tensor of shape "
+                         f"{x.shape}: {e}") from e
+
+
+def scatter_add(g: Any, shape: Any, index: Any) -> Any:
+    """Zeros of ``shape`` with ``g`` added at ``index``; differentiable for tensors."""
+    if isinstance(g, Tensor):
+        return apply1(ScatterAdd(shape, index), g)
+    return _scatter_array(g, tuple(shape), index)
