@@ -355,12 +355,18 @@ def _release(gate: Gate) -> None:
 
 
 def _engine(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bool,
-            create_graph: bool, capture: Sequence[Tensor] | None) -> list[Any] | None:
-    """The backward pass shared by ``Tensor.backward`` and ``cr.grad``.
+            create_graph: bool, capture: Sequence[Tensor] | None,
+            trace: Callable[[Gate, Any, tuple], None] | None = None) -> list[Any] | None:
+    """The backward pass shared by ``Tensor.backward``, ``cr.grad`` and ``cr.explain``.
 
     With ``capture=None`` gradients accumulate into the leaves' ``.grad``. Otherwise
     nothing's ``.grad`` is touched and the gradients of the ``capture`` tensors are
     returned, in order (``None`` where no gradient reached one).
+
+    ``trace(gate, upstream, downstream)``, if given, is called for every gate in the
+    order backward visits them, with the upstream gradient the gate received and the
+    gradient it sent to each input (summed to the input's shape; ``None`` for inputs
+    that need none). It runs before the gate's saved values are released.
     """
     gates = _collect(roots)
     leaf_acc: dict[Tensor, Any] = {}
@@ -416,20 +422,27 @@ def _engine(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bo
             grads = gate._backward(gy)
         if type(grads) is not tuple:
             grads = (grads,)
+        sent = [] if trace is not None else None
         for t, gx, need in zip(gate.inputs, grads, gate.needs):
             if not need or gx is None:
+                if sent is not None:
+                    sent.append(None)
                 continue
             data = t.data
             if gx.shape != data.shape:
                 gx = _sum_to(gx, data.shape)
             if gx.dtype != data.dtype:
                 gx = gx.astype(data.dtype)
+            if sent is not None:
+                sent.append(gx)
             c = t.creator
             if c is not None:
                 prev = c._gy
                 c._gy = gx if prev is None else prev + gx
             elif accumulate or t in want_leaf:
                 to_leaf(t, gx, gy)
+        if trace is not None:
+            trace(gate, gy, tuple(sent))
         if not retain_graph:
             _release(gate)
 
