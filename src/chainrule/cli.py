@@ -1,0 +1,56 @@
+"""The ``chainrule`` command.
+
+Each subcommand lives in :mod:`chainrule.commands` as a module with a
+``register(subparsers)`` function that adds its parser and sets ``func`` (called with
+the parsed arguments; it returns the process exit code). Heavy imports (matplotlib,
+tqdm, graphviz) happen inside ``func``, so ``chainrule --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = ("train", "evaluate", "explain", "gradcheck", "bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Backpropagation you can run, see, check and scale.",
+    )
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"chainrule.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"chainrule.commands.{name}":
+                continue  # not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``chainrule`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
