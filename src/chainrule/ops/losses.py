@@ -26,7 +26,8 @@ class SoftmaxCrossEntropy(Gate):
     ``t`` is either class indices (integers, shape ``(N,)`` or a scalar) or a
     probability distribution per sample (floats, the shape of ``x``; one-hot labels are
     the common case). ``reduction`` is ``"mean"`` (default), ``"sum"`` or ``"none"``
-    (one loss per sample). Backward: dL/dx = (softmax(x) - t) / N.
+    (one loss per sample). Backward: dL/dx = (softmax(x) - t) / N (for probability
+    targets that do not sum to 1, softmax(x) * sum(t) - t).
     """
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -53,11 +54,13 @@ class SoftmaxCrossEntropy(Gate):
                 raise ValueError(f"SoftmaxCrossEntropy: class index {bad} is out of range for "
                                  f"{n_cls} classes (valid: 0..{n_cls - 1})")
             self.onehot = np.eye(n_cls, dtype=x.dtype)[t]
+            self.soft = False
         elif t.dtype.kind == "f":
             if t.shape != x.shape:
                 raise ShapeError(f"SoftmaxCrossEntropy: target probabilities of shape "
                                  f"{t.shape} do not match logits of shape {x.shape}")
             self.onehot = t
+            self.soft = True
         else:
             raise DtypeError(f"SoftmaxCrossEntropy: target must be class indices (int) or "
                              f"probabilities (float), got dtype {t.dtype}")
@@ -82,7 +85,15 @@ class SoftmaxCrossEntropy(Gate):
         else:
             scale = gl
         needs = self.needs
-        gx = (np.exp(logp) - self.onehot) * scale if needs[0] else None
+        t = self.onehot
+        gx = None
+        if needs[0]:
+            p = np.exp(logp)
+            if self.soft:
+                # dL/dx = softmax(x) * sum(t) - t: the familiar softmax(x) - t needs
+                # targets that sum to 1, which soft targets need not do.
+                p = p * np.sum(t, axis=-1, keepdims=True)
+            gx = (p - t) * scale
         gt = -(logp * scale) if needs[1] else None
         return gx, gt
 
