@@ -107,7 +107,12 @@ def gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float 
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: f must return a Tensor, got {type(out).__name__}")
     out, v = _project(out, seed)
-    analytic = _grad(out, [ins[i] for i in checked], grad_outputs=v, allow_unused=True)
+    if out.requires_grad:
+        analytic = _grad(out, [ins[i] for i in checked], grad_outputs=v, allow_unused=True)
+    else:
+        # Nothing recorded connects the output to the inputs: backprop's answer is zero
+        # (compared below with the numerical gradient, which may well disagree).
+        analytic = (None,) * len(checked)
 
     def scalar_f(*args: Any) -> float:
         y = f(*args)
@@ -152,19 +157,27 @@ def gradgradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: fl
                   seed: int = 1) -> bool:
     """Check second derivatives: gradcheck of the first-order gradients of ``f``.
 
-    The first-order gradients are computed with ``create_graph=True`` and projected on
-    a fixed random vector, so this checks Hessian-vector products of every input pair.
+    The first-order gradients are computed with ``create_graph=True`` for a random
+    upstream gradient ``v`` and projected on fixed random vectors ``w``: the checked
+    function is ``sum_i <w_i, (dy/dx_i)^T v>``. As in PyTorch's ``gradgradcheck``, it is
+    differentiated with respect to the inputs *and* to ``v``, so gates whose gradient
+    does not depend on their inputs (add, reshape, sum...) are checked too: their
+    backward must still be a recorded, correct function of the upstream gradient.
     """
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     diff = [i for i, t in enumerate(ins) if isinstance(t, Tensor) and t.requires_grad]
     rng = np.random.default_rng(seed)
     probe = f(*ins)
-    v = None if probe.size == 1 else rng.standard_normal(probe.shape)
+    if not isinstance(probe, Tensor):
+        raise TypeError(f"gradgradcheck: f must return a Tensor, got {type(probe).__name__}")
+    v = Tensor(rng.standard_normal(probe.shape), requires_grad=True, name="grad_output")
     ws = [rng.standard_normal(ins[i].shape) for i in diff]
+    n = len(ins)
 
     def first_order(*args: Any) -> Tensor:
-        y = f(*args)
-        gs = _grad(y, [args[i] for i in diff], grad_outputs=v, create_graph=True,
+        xs, v_ = args[:n], args[n]
+        y = f(*xs)
+        gs = _grad(y, [xs[i] for i in diff], grad_outputs=v_, create_graph=True,
                    allow_unused=True)
         total: Any = 0.0
         for g, w in zip(gs, ws):
@@ -174,5 +187,5 @@ def gradgradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: fl
             total = Tensor(np.float64(total))
         return total
 
-    return gradcheck(first_order, ins, eps=eps, atol=atol, rtol=rtol,
+    return gradcheck(first_order, [*ins, v], eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception, seed=seed, _record=True)
