@@ -12,10 +12,11 @@ Conventions, documented because a learner will meet them:
 * ``clip(x, lo, hi)``: the gradient passes where ``lo <= x <= hi`` (bounds included).
 * ``sigmoid`` never overflows: it evaluates ``exp(-|x|)`` only.
 * ``where(c, a, b)``: the unused branch receives a zero gradient, but zero times an
-  infinite local gradient is NaN. ``where(x > 0, log(x), 0)`` therefore gives NaN
-  gradients at ``x <= 0`` because ``log`` is evaluated (and differentiated) there too.
-  The safe pattern is to make the unused branch harmless *before* the risky op:
-  ``safe = where(x > 0, x, 1); where(x > 0, log(safe), 0)``.
+  infinite (or NaN) local gradient is NaN. The risky op is evaluated and
+  differentiated on the unused side too, so ``where(x > 0, log(x), 0)`` gives a NaN
+  gradient at ``x == 0`` (0 * 1/0), and ``where(x > 0, sqrt(x), 0)`` at every
+  ``x <= 0``. The safe pattern is to make the unused branch harmless *before* the
+  risky op: ``safe = where(x > 0, x, 1); where(x > 0, log(safe), 0)``.
 """
 
 from __future__ import annotations
