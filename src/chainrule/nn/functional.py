@@ -1,0 +1,306 @@
+"""Neural-network functions on tensors (imported as ``F``), each built from gates.
+
+Nothing here defines a derivative: every function either calls a (fused) gate of
+:mod:`chainrule.ops` or composes several, so its gradient comes from those gates and is
+gradient-checked with them.
+
+Losses take ``reduction`` = ``"mean"`` (default), ``"sum"`` or ``"none"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..errors import DtypeError, ShapeError
+from ..random import get_rng
+from ..tensor import Tensor, _wrap
+
+__all__ = [
+    "affine", "batch_norm", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+    "hinge_loss", "linear", "log_softmax", "mse_loss", "relu", "sigmoid", "softmax",
+    "softmax_cross_entropy", "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _tensor(x: Any) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    return _wrap(np.asarray(x))
+
+
+def _check_reduction(where: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return ops.mean(losses)
+    if reduction == "sum":
+        return ops.sum(losses)
+    return losses
+
+
+# ---------------------------------------------------------------------- layers
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x . weight + bias`` through the fused Affine gate.
+
+    ``weight`` has shape ``(in_features, out_features)`` (the seed notes' ``Y = X.W + B``);
+    ``bias`` ``(out_features,)`` or ``None``.
+    """
+    return ops.affine(x, weight, bias)
+
+
+affine = linear
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0), elementwise."""
+    return ops.relu(x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + exp(-x)), elementwise, without overflow."""
+    return ops.sigmoid(x)
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent, elementwise."""
+    return ops.tanh(x)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """Softmax along ``axis``, computed stably."""
+    return ops.softmax(x, axis=axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """log(softmax(x)) along ``axis``, computed stably."""
+    return ops.log_softmax(x, axis=axis)
+
+
+def _check_p(where: str, p: Any) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) \
+            or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"{where}: the drop probability p must be a number in [0, 1], "
+                         f"got {p!r}")
+    return float(p)
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p).
+
+    The scaling keeps the expected value unchanged, so nothing needs rescaling at test
+    time: with ``training=False`` (or ``p=0``) this is the identity. The mask comes from
+    the library generator (``cr.manual_seed``) and multiplies ``x`` through the Mul
+    gate, so the gradient is the same mask times the upstream gradient.
+    """
+    p = _check_p("dropout", p)
+    x = _tensor(x)
+    if not training or p == 0.0:
+        return x
+    dt = x.data.dtype
+    if p == 1.0:
+        return ops.mul(x, np.zeros(x.shape, dtype=dt if dt.kind in "fc" else np.float64))
+    u = get_rng().random(x.shape, dtype=np.float32 if dt == np.float32 else np.float64)
+    mask = np.greater_equal(u, p).astype(dt if dt.kind in "fc" else np.float64)
+    mask *= 1.0 / (1.0 - p)
+    return ops.mul(x, mask)
+
+
+def _channel_layout(x: Tensor, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if x.ndim == 2:
+        return (0,), (x.shape[1],)
+    if x.ndim == 3:
+        return (0, 2), (x.shape[1], 1)
+    raise ShapeError(f"{where}: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+
+
+def _as_param_shape(v: Any, shape: tuple[int, ...], what: str, where: str) -> Any:
+    if v is None:
+        return None
+    n = shape[0]
+    if np.shape(v.data if isinstance(v, Tensor) else v) != (n,):
+        raise ShapeError(f"{where}: {what} must have shape ({n},) for {n} channels, got "
+                         f"{np.shape(v.data if isinstance(v, Tensor) else v)}")
+    if len(shape) == 1:
+        return v
+    if isinstance(v, Tensor):
+        return ops.reshape(v, shape)
+    return np.reshape(v, shape)
+
+
+def batch_norm(x: Any, running_mean: Any = None, running_var: Any = None,
+               weight: Any = None, bias: Any = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over the batch (and length) axes, per channel.
+
+    ``x`` is ``(N, C)`` or ``(N, C, L)``. In training, each channel is normalised with
+    the batch's mean and (biased) variance, ``x_hat = (x - mean) / sqrt(var + eps)``, and
+    ``running_mean``/``running_var`` (if given; Tensors or ndarrays of shape ``(C,)``)
+    are updated in place: ``r = (1 - momentum) * r + momentum * batch_stat``, with the
+    unbiased variance as PyTorch does. Otherwise the running statistics are used.
+    Finally ``y = x_hat * weight + bias`` (each optional). Built from the mean, var,
+    sub, add, sqrt, div and mul gates, so the gradient includes the path through the
+    batch statistics.
+    """
+    where = "batch_norm"
+    x = _tensor(x)
+    axes, shape = _channel_layout(x, where)
+    c = x.shape[1]
+    if training:
+        n = x.size // c if c else 0
+        if n <= 1:
+            raise ShapeError(f"{where}: training needs more than one value per channel to "
+                             f"compute a variance, got input of shape {x.shape}; use a "
+                             f"larger batch or eval mode")
+        mean = ops.mean(x, axis=axes, keepdims=True)
+        var = ops.var(x, axis=axes, keepdims=True)
+        xhat = ops.div(ops.sub(x, mean), ops.sqrt(ops.add(var, eps)))
+        if running_mean is not None or running_var is not None:
+            factor = float(momentum)
+            for r, stat, scale in ((running_mean, mean, 1.0),
+                                   (running_var, var, n / (n - 1))):
+                if r is None:
+                    continue
+                arr = r.data if isinstance(r, Tensor) else r
+                if not isinstance(arr, np.ndarray) or arr.shape != (c,):
+                    raise ShapeError(f"{where}: running statistics must be arrays of shape "
+                                     f"({c},), got {np.shape(arr)}")
+                arr *= 1.0 - factor
+                arr += (factor * scale) * stat.data.reshape(c)
+                if isinstance(r, Tensor):
+                    r._bump()
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{where}: evaluation mode (training=False) needs running_mean "
+                             f"and running_var; pass them, or training=True")
+        rm = np.asarray(running_mean.data if isinstance(running_mean, Tensor) else running_mean)
+        rv = np.asarray(running_var.data if isinstance(running_var, Tensor) else running_var)
+        if rm.shape != (c,) or rv.shape != (c,):
+            raise ShapeError(f"{where}: running statistics must have shape ({c},), got "
+                             f"{rm.shape} and {rv.shape}")
+        dt = x.data.dtype if x.data.dtype.kind == "f" else np.float64
+        scale = (1.0 / np.sqrt(rv.astype(np.float64) + eps)).astype(dt).reshape(shape)
+        xhat = ops.mul(ops.sub(x, rm.astype(dt).reshape(shape)), scale)
+    w = _as_param_shape(weight, shape, "weight", where)
+    b = _as_param_shape(bias, shape, "bias", where)
+    y = xhat if w is None else ops.mul(xhat, w)
+    return y if b is None else ops.add(y, b)
+
+
+# ---------------------------------------------------------------------- losses
+def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of ``softmax(logits)`` against ``target``, through one fused gate.
+
+    ``logits`` is ``(N, C)`` (or ``(C,)``). ``target`` holds class indices (integers,
+    shape ``(N,)``) or probabilities per sample (floats of the logits' shape, one-hot
+    labels included). Backward is the seed notes' ``(softmax(x) - t) / N``.
+    """
+    _check_reduction("softmax_cross_entropy", reduction)
+    if not isinstance(target, Tensor):
+        target = np.asarray(target)
+    return ops.softmax_cross_entropy(logits, target, reduction=reduction)
+
+
+cross_entropy = softmax_cross_entropy
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error ``mean((input - target)**2)`` (or its sum, or per element).
+
+    ``input`` and ``target`` must have the same shape: broadcasting ``(N, 1)`` against
+    ``(N,)`` silently gives an ``(N, N)`` result, so it is an error here.
+    """
+    _check_reduction("mse_loss", reduction)
+    x = _tensor(input)
+    t = target if isinstance(target, Tensor) else np.asarray(target)
+    if x.shape != np.shape(t.data if isinstance(t, Tensor) else t):
+        raise ShapeError(f"mse_loss: input of shape {x.shape} and target of shape "
+                         f"{np.shape(t.data if isinstance(t, Tensor) else t)} differ; "
+                         f"reshape one so that they match")
+    d = ops.sub(x, t)
+    return _reduce(ops.mul(d, d), reduction)
+
+
+def binary_cross_entropy_with_logits(logits: Any, target: Any,
+                                     reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in [0, 1], stably.
+
+    Computed as ``max(x, 0) - x*t + log(1 + exp(-|x|))``, which equals
+    ``-t log(sigmoid(x)) - (1-t) log(1 - sigmoid(x))`` but never exponentiates a
+    positive number, so logits of any size (1e4 included) give finite losses and
+    gradients. ``max(x, 0)`` is the Maximum gate, whose gradient at the tie ``x = 0``
+    is 1/2; with ``abs'(0) = 0`` the total gradient at 0 is the exact ``sigmoid(0) - t``.
+    """
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    x = _tensor(logits)
+    t = target if isinstance(target, Tensor) else np.asarray(target)
+    tshape = np.shape(t.data if isinstance(t, Tensor) else t)
+    if x.shape != tshape:
+        raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {x.shape} and "
+                         f"target of shape {tshape} differ; they must match")
+    if isinstance(t, np.ndarray) and t.dtype.kind not in "fc":
+        t = t.astype(x.data.dtype if x.data.dtype.kind == "f" else np.float64)
+    softplus_neg_abs = ops.log(ops.add(ops.exp(ops.neg(ops.abs(x))), 1.0))
+    losses = ops.add(ops.sub(ops.maximum(x, 0.0), ops.mul(x, t)), softplus_neg_abs)
+    return _reduce(losses, reduction)
+
+
+def _class_indices(target: Any, scores_shape: tuple[int, ...], where: str) -> np.ndarray:
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    n, c = scores_shape
+    if t.dtype.kind in "iu":
+        if t.shape != (n,):
+            raise ShapeError(f"{where}: class indices of shape {t.shape} do not match "
+                             f"scores of shape {scores_shape}; expected shape ({n},)")
+    elif t.dtype.kind == "f":
+        if t.shape != (n, c):
+            raise ShapeError(f"{where}: a one-hot target of shape {t.shape} does not match "
+                             f"scores of shape {scores_shape}")
+        if not (np.isin(t, (0.0, 1.0)).all() and (t.sum(axis=1) == 1).all()):
+            raise ValueError(f"{where}: a float target must be one-hot (one 1 per row, "
+                             f"zeros elsewhere); pass class indices otherwise")
+        t = np.argmax(t, axis=1)
+    else:
+        raise DtypeError(f"{where}: target must be class indices (int) or one-hot rows "
+                         f"(float), got dtype {t.dtype}")
+    if t.size and (t.min() < 0 or t.max() >= c):
+        bad = t[(t < 0) | (t >= c)][0]
+        raise ValueError(f"{where}: class index {bad} is out of range for {c} classes "
+                         f"(valid: 0..{c - 1})")
+    return t.astype(np.intp, copy=False)
+
+
+def hinge_loss(scores: Any, target: Any, margin: float = 1.0,
+               reduction: str = "mean") -> Tensor:
+    """Multiclass SVM (hinge) loss, as in cs231n.
+
+    For sample ``i`` with correct class ``y_i`` and scores ``s``:
+    ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)``, averaged over the batch by
+    default. ``scores`` is ``(N, C)``; ``target`` holds class indices ``(N,)`` (or
+    one-hot rows). Composed from gates: indexing picks ``s_{y_i}`` (its gradient is
+    scattered back, the "max routes, copy distributes" patterns of the notes), Maximum
+    clips at 0 (a margin of exactly 0 gets half the gradient, the average of the two
+    one-sided slopes), and a constant mask drops the ``j = y_i`` terms.
+    """
+    where = "hinge_loss"
+    _check_reduction(where, reduction)
+    s = _tensor(scores)
+    if s.ndim != 2:
+        raise ShapeError(f"{where}: scores must have shape (N, C), got {s.shape}")
+    n, c = s.shape
+    y = _class_indices(target, s.shape, where)
+    rows = np.arange(n)
+    correct = ops.expand_dims(s[rows, y], 1)
+    dt = s.data.dtype if s.data.dtype.kind == "f" else np.float64
+    others = np.ones((n, c), dtype=dt)
+    others[rows, y] = 0
+    margins = ops.maximum(ops.add(ops.sub(s, correct), margin), 0.0)
+    losses = ops.sum(ops.mul(margins, others), axis=1)
+    return _reduce(losses, reduction)

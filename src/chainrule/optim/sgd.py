@@ -1,0 +1,90 @@
+"""Stochastic gradient descent, with momentum, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, _check_grad, _check_number
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with PyTorch's update rule.
+
+    For each parameter ``p`` with gradient ``g``::
+
+        g = g + weight_decay * p                      (if weight_decay)
+        b = g                                         (first step)
+        b = momentum * b + (1 - dampening) * g        (later steps; if momentum)
+        g = g + momentum * b  if nesterov  else  b    (if momentum)
+        p = p - lr * g
+
+    Plain SGD (``momentum=0``) is the seed notes' ``W -= lr * dW``. Momentum keeps a
+    running "velocity" ``b`` per parameter (in ``state[p]["momentum_buffer"]``).
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "nesterov": bool(nesterov), "weight_decay": weight_decay})
+
+    def _check_hyper(self, group: Mapping[str, Any]) -> None:
+        super()._check_hyper(group)
+        name = type(self).__name__
+        _check_number(name, "momentum", group["momentum"], lo=0.0)
+        _check_number(name, "dampening", group["dampening"], lo=0.0)
+        _check_number(name, "weight_decay", group["weight_decay"], lo=0.0)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"{name}: Nesterov momentum needs momentum > 0 and "
+                             f"dampening = 0, got momentum={group['momentum']}, "
+                             f"dampening={group['dampening']}")
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr = group["lr"]
+        momentum = group["momentum"]
+        dampening = group["dampening"]
+        nesterov = group["nesterov"]
+        wd = group["weight_decay"]
+        scratch = self._scratch
+        for p in group["params"]:
+            gt = p.grad
+            if gt is None:
+                continue
+            d = p.data
+            g = gt.data
+            if g.shape != d.shape:
+                _check_grad(self, p, g)
+            if wd:
+                buf = scratch(d, 1)
+                np.multiply(d, wd, out=buf)
+                np.add(buf, g, out=buf)
+                g = buf
+            if momentum:
+                st = self._state_for(p)
+                mb = st.get("momentum_buffer")
+                if mb is None:
+                    mb = st["momentum_buffer"] = np.array(g, dtype=d.dtype, copy=True)
+                else:
+                    mb *= momentum
+                    if dampening:
+                        tmp = scratch(d, 0)
+                        np.multiply(g, 1.0 - dampening, out=tmp)
+                        mb += tmp
+                    else:
+                        mb += g
+                if nesterov:
+                    tmp = scratch(d, 0)
+                    np.multiply(mb, momentum, out=tmp)
+                    tmp += g
+                    g = tmp
+                else:
+                    g = mb
+            tmp = scratch(d, 0)
+            np.multiply(g, -lr, out=tmp)
+            d += tmp
+            p._bump()
