@@ -258,7 +258,8 @@ def _as_root_grad(root: Tensor, grad: Any, create_graph: bool, where: str) -> An
 
 def _run_hooks(hooks: list, g: Any) -> Any:
     for fn in list(hooks):
-        t = g if isinstance(g, Tensor) else _wrap(g)
+        # A 0-d gradient may be a NumPy scalar here; hooks always see an ndarray inside.
+        t = g if isinstance(g, Tensor) else _wrap(np.asarray(g))
         r = fn(t)
         if r is not None:
             r = r if isinstance(r, Tensor) else _wrap(np.asarray(r))
