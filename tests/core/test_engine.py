@@ -417,6 +417,21 @@ def test_retain_grad_keeps_the_gradient_of_an_intermediate() -> None:
     x.retain_grad()  # harmless on a leaf
 
 
+def test_hooks_and_retained_grads_of_0d_tensors_hold_ndarrays() -> None:
+    """0-d gradients may travel as NumPy scalars inside the engine; what a hook or
+    .grad shows must still be a Tensor backed by an ndarray."""
+    x = leaf(2.0)
+    m = x * 3
+    m.retain_grad()
+    seen = []
+    m.register_hook(lambda g: seen.append(g))
+    (m * m).backward()
+    assert isinstance(seen[0].data, np.ndarray) and seen[0].shape == ()
+    assert isinstance(m.grad.data, np.ndarray)
+    assert np.asarray(m.grad) == 12.0
+    assert float(m.grad) == 12.0
+
+
 def test_retain_grad_accumulates_over_retained_backwards() -> None:
     x = leaf(1.0)
     m = x * 2
