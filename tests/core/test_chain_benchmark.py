@@ -1,0 +1,36 @@
+"""The chain benchmark script runs and reports what it promises (no time is asserted)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src")
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "chain.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_chain_benchmark_small_run() -> None:
+    proc = _run("--gates", "201", "--repeats", "2", "--no-torch")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Chain of 200 gates: 100 x (y * 1.0001 + 0.0001)" in out  # 201 rounds down
+    assert f"dy/dx = {1.0001 ** 100:.12g}" in out
+    for name in ("chainrule", "numpy floor"):
+        assert re.search(rf"^{name}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.MULTILINE)
+    assert "PyTorch skipped (--no-torch)" in out
+    assert re.search(r"chainrule / NumPy floor per gate: [\d.]+ \(best\)", out)
+
+
+def test_chain_benchmark_rejects_bad_arguments() -> None:
+    proc = _run("--gates", "1")
+    assert proc.returncode != 0
+    assert "--gates must be at least 2" in proc.stderr
