@@ -86,7 +86,10 @@ class Pow(Gate):
     """z = x ** p.  Local gradients: p * x**(p-1) and, for a tensor exponent, z * log(x).
 
     For a constant exponent only the first is computed, so ``x ** 2`` of a negative
-    ``x`` never touches ``log``.
+    ``x`` never touches ``log``. As in PyTorch, the gradient is 0 (not NaN) in the two
+    places where the formulas give 0 * infinity: ``d/dx`` where ``p == 0`` (``x ** 0``
+    is constant) and ``d/dp`` where ``x == 0`` and ``p >= 0`` (``0 ** p`` is constant
+    for ``p > 0``).
     """
 
     saves_output = True
@@ -104,10 +107,24 @@ class Pow(Gate):
         if needs[0]:
             if isinstance(p, (int, float)) and p == 2:
                 gx = gz * 2 * x
+            elif isinstance(p, (int, float)):
+                gx = np.zeros_like(gz) if p == 0 else gz * p * x ** (p - 1)
             else:
-                gx = gz * p * x ** (p - 1)
+                zero_p = p == 0
+                if np.any(zero_p):
+                    # x ** (p - 1) is 1/x there: keep 0 * inf out of the product.
+                    safe = np.where(zero_p, 1.0, x)
+                    gx = gz * np.where(zero_p, 0.0, p * safe ** (p - 1))
+                else:
+                    gx = gz * p * x ** (p - 1)
         if needs[1]:
-            gp = gz * self.z * np.log(x)
+            zero_base = np.logical_and(x == 0, p >= 0)
+            if np.any(zero_base):
+                # log(0) would make 0 * -inf = NaN; make the unused branch harmless first.
+                safe = np.where(zero_base, 1.0, x)
+                gp = gz * np.where(zero_base, 0.0, self.z * np.log(safe))
+            else:
+                gp = gz * self.z * np.log(x)
         return gx, gp
 
 
