@@ -276,3 +276,34 @@ def test_float32_gradient_matches_float64(f) -> None:
     f(x64).sum().backward()
     assert x32.grad.dtype == np.float32
     np.testing.assert_allclose(x32.grad.numpy(), x64.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------- pow at zero
+def test_pow_with_tensor_exponent_at_zero_base_has_zero_exponent_gradient() -> None:
+    """d/dp 0**p is 0 for p >= 0 (PyTorch's convention), not 0 * log(0) = NaN."""
+    x = leaf([0.0, 0.0, 2.0])
+    p = leaf([2.0, 0.0, 0.5])
+    with np.errstate(all="raise"):  # and nothing risky is evaluated on the way
+        cr.pow(x, p).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 0.5 * 2.0 ** -0.5], rtol=1e-15)
+    np.testing.assert_allclose(p.grad.numpy(), [0.0, 0.0, np.sqrt(2.0) * np.log(2.0)],
+                               rtol=1e-15)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0])
+def test_pow_zero_exponent_has_zero_gradient_at_zero(exponent) -> None:
+    x = leaf([0.0, 1.5])
+    with np.errstate(all="raise"):
+        (x ** exponent).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
+    y = leaf([0.0, 1.5])
+    with np.errstate(all="raise"):
+        (y ** cr.tensor(0.0)).sum().backward()  # a tensor exponent takes another path
+    np.testing.assert_array_equal(y.grad.numpy(), [0.0, 0.0])
+
+
+def test_pow_tensor_exponent_second_order_with_zero_base() -> None:
+    x = cr.tensor([0.0, 1.5])
+    p = leaf([2.5, 1.7])
+    assert cr.gradcheck(lambda b, e: cr.pow(b, e), [x, p])
+    assert cr.gradgradcheck(lambda b, e: cr.pow(b, e), [x, p])
