@@ -14,7 +14,7 @@ by its local gradient: the chain rule, one gate at a time.
 
 from __future__ import annotations
 
-from . import data, ops
+from . import data, nn, ops, optim
 from .autograd import (
     Gate,
     backward,
