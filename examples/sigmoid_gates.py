@@ -20,6 +20,20 @@ import chainrule as cr
 from chainrule import ops
 
 
+def chain_diagram(names: list[str], gates: list[str], values: list[float],
+                  grads: list[float]) -> str:
+    """A straight chain of gates: names and values on the edges, gradients below."""
+    cells = [(n, sp.fmt(v), sp.fmt(g)) for n, v, g in zip(names, values, grads)]
+    widths = [max(len(c) for c in cell) for cell in cells]
+    top, mid, bottom = [], [], []
+    for k, ((n, v, g), w) in enumerate(zip(cells, widths)):
+        link = f" ──{gates[k]}── " if k < len(gates) else ""
+        top.append(n.center(w) + " " * len(link))
+        mid.append(v.center(w) + link)
+        bottom.append(g.center(w) + " " * len(link))
+    return "\n".join("    " + "".join(row).rstrip() for row in (top, mid, bottom)) + "\n"
+
+
 def decomposed_by_hand(x: float) -> None:
     print(f"1. y = 1 / (1 + exp(-x)) as four gates, by hand, at x = {x}")
     print()
@@ -34,8 +48,11 @@ def decomposed_by_hand(x: float) -> None:
     da = exp.backward(db)          # the exp node multiplies by exp(a) = b
     dx, _ = neg.backward(da)       # the x(-1) node multiplies by -1
 
-    print("  x ──[× -1]── a ──[exp]── b ──[+1]── c ──[1/x]── y")
+    print("  The chain, with the forward value on each edge and the gradient dy/d(edge)")
+    print("  under it:")
     print()
+    print(chain_diagram(["x", "a", "b", "c", "y"], ["[× -1]", "[exp]", "[+1]", "[1/x]"],
+                        [x, a, b, c, y], [dx, da, db, dc, 1.0]))
     sp.edge_table([
         ("y = 1/c", y, 1.0),
         ("c = b + 1", c, dc),
