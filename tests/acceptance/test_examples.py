@@ -92,6 +92,8 @@ def test_sigmoid_gates() -> None:
     assert row(out, "c = b + 1")[1:] == ["1.36788", "-0.534447"]  # -y^2
     assert row(out, "x")[1:] == ["1", "0.196612"]                 # y (1 - y)
     assert "dy/dx through the four gates = y (1 - y): chainrule 0.196612" in out
+    assert re.search(r"1\s+──\[× -1\]──\s+-1\s+──\[exp\]──\s+0\.367879\s+──\[\+1\]──\s+"
+                     r"1\.36788\s+──\[1/x\]── 0\.731059", out)
     # cs231n, to two decimals: f = 0.73; dw0 = -0.20, dx0 = 0.39, dw1 = -0.39,
     # dx1 = -0.59, dw2 = 0.20.
     cs = out[out.index("3. cs231n"):]
