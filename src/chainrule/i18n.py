@@ -1,0 +1,187 @@
+"""English and Korean labels for ``cr.explain``, the step-through page and the CLI.
+
+The seed notes are Korean course notes, so everything a learner reads while watching
+backprop (table headings, page labels, the local-gradient rule of each gate) exists in
+English (``lang="en"``, the default) and Korean (``lang="ko"``). Korean terms follow the
+notes: 순전파 (forward), 역전파 (backward), 상류 (upstream), 하류 (downstream),
+국소적 미분 (local derivative), 기울기 (gradient).
+
+Use :func:`text` for a label and :func:`rule` for a gate's local-gradient rule::
+
+    >>> text("col.upstream", "ko")
+    '상류 기울기'
+"""
+
+from __future__ import annotations
+
+from .errors import ChainruleError
+
+__all__ = ["LANGS", "LanguageError", "check_lang", "page_labels", "rule", "text"]
+
+#: The supported languages.
+LANGS = ("en", "ko")
+
+_TEXT: dict[str, tuple[str, str]] = {
+    # ---- the backward table
+    "table.title": ("Backward pass of {root}: {n} gate(s), in the order backward visits "
+                    "them (newest first)",
+                    "{root}의 역전파: 게이트 {n}개, 역전파가 방문하는 순서 (가장 나중에 만든 "
+                    "게이트부터)"),
+    "table.empty": ("{root} is an input itself: no gate to go through, d{root}/d{root} = 1",
+                    "{root}은(는) 입력 그 자체입니다: 거칠 게이트가 없고 d{root}/d{root} = 1"),
+    "col.step": ("step", "단계"),
+    "col.gate": ("gate", "게이트"),
+    "col.output": ("output", "출력"),
+    "col.input": ("input", "입력"),
+    "col.value": ("value", "값"),
+    "col.upstream": ("upstream", "상류 기울기"),
+    "col.local": ("local", "국소 기울기"),
+    "col.downstream": ("downstream", "하류 기울기"),
+    "constant": ("constant: no gradient", "상수: 기울기 없음"),
+    "fanout": ("fan-out: {name} is used {n} times, its gradients add up: {sum}",
+               "분기: {name}은(는) {n}곳에 쓰여 기울기를 더함: {sum}"),
+    "gradients": ("Gradients (what backward computes):", "기울기 (역전파가 계산한 값):"),
+    "no_gradient": ("no gradient reached it", "기울기가 도달하지 않음"),
+    # ---- the command line
+    "cli.values": ("at {values}", "값: {values}"),
+    "cli.unused": ("note: {name} is not used by the expression, so its gradient is 0",
+                   "참고: {name}은(는) 식에 쓰이지 않으므로 기울기는 0"),
+    "cli.wrote": ("wrote {path}", "저장함: {path}"),
+    # ---- the step-through page
+    "page.title": ("Backprop, step by step", "역전파 단계별 보기"),
+    "page.first": ("First", "처음"),
+    "page.prev": ("Back", "이전"),
+    "page.next": ("Next", "다음"),
+    "page.last": ("Last", "끝"),
+    "page.step": ("Step {i} of {n}", "{n}단계 중 {i}단계"),
+    "page.keys": ("← → keys step, Home/End jump", "← → 키로 이동, Home/End로 처음/끝"),
+    "page.forward": ("Forward pass", "순전파"),
+    "page.backward": ("Backward pass", "역전파"),
+    "page.inputs": ("The inputs", "입력값"),
+    "page.inputs_text": ("Each input's value is written above its edge. The forward pass "
+                         "computes the gates from left to right.",
+                         "각 입력값이 간선 위에 적혀 있습니다. 순전파는 왼쪽에서 오른쪽으로 "
+                         "게이트를 계산합니다."),
+    "page.fwd_title": ("{gate} gate computes {out}", "{gate} 게이트가 {out} 계산"),
+    "page.fwd_text": ("The gate keeps what its backward pass will need.",
+                      "게이트는 역전파에 필요한 값을 저장해 둡니다."),
+    "page.seed_title": ("Backward starts at the output", "역전파는 출력에서 시작합니다"),
+    "page.seed_text": ("The gradient of {root} with respect to itself is 1; it flows back "
+                       "from right to left, written in red beneath the edges.",
+                       "{root}을(를) 자기 자신으로 미분하면 1입니다. 기울기는 오른쪽에서 "
+                       "왼쪽으로 흐르며 간선 아래에 빨간색으로 적힙니다."),
+    "page.bwd_title": ("{gate} gate: upstream × local = downstream",
+                       "{gate} 게이트: 상류 × 국소 = 하류"),
+    "page.bwd_sum": ("upstream reaching {out}: {sum}", "{out}에 도달한 상류 기울기: {sum}"),
+    "page.done_title": ("Done: the gradients", "완료: 기울기"),
+    "page.done_text": ("These are the gradients backward computed for every input.",
+                       "역전파가 모든 입력에 대해 계산한 기울기입니다."),
+    "page.gradients": ("Gradients", "기울기"),
+    "page.pending": ("…", "…"),
+    "page.legend_value": ("value (forward)", "값 (순전파)"),
+    "page.legend_grad": ("gradient (backward)", "기울기 (역전파)"),
+    "page.upstream": ("upstream", "상류"),
+    "page.local": ("local", "국소"),
+    "page.downstream": ("downstream", "하류"),
+    "page.constant": ("{name} is a constant: no gradient", "{name}은(는) 상수: 기울기 없음"),
+    "page.fanout": ("{name} is used {n} times, so its gradients add up: {sum}",
+                    "{name}은(는) {n}곳에 쓰였으므로 기울기를 더합니다: {sum}"),
+    "page.rule": ("local gradient", "국소 기울기"),
+    "page.graph": ("Computational graph", "계산 그래프"),
+    "page.generated": ("made by chainrule", "chainrule로 만듦"),
+}
+
+# The local-gradient rule of each gate, as the seed notes state it.
+_RULES: dict[str, tuple[str, str]] = {
+    "Add": ("∂z/∂x = 1, ∂z/∂y = 1: passes the upstream gradient through",
+            "∂z/∂x = 1, ∂z/∂y = 1: 상류 값을 그대로 흘려보냄"),
+    "Sub": ("∂z/∂x = 1, ∂z/∂y = −1", "∂z/∂x = 1, ∂z/∂y = −1"),
+    "Mul": ("∂z/∂x = y, ∂z/∂y = x: the inputs swapped",
+            "∂z/∂x = y, ∂z/∂y = x: 입력을 서로 바꾼 값"),
+    "Div": ("∂z/∂x = 1/y, ∂z/∂y = −x/y²", "∂z/∂x = 1/y, ∂z/∂y = −x/y²"),
+    "Neg": ("∂z/∂x = −1", "∂z/∂x = −1"),
+    "Pow": ("∂z/∂x = p·x^(p−1), ∂z/∂p = z·log x", "∂z/∂x = p·x^(p−1), ∂z/∂p = z·log x"),
+    "Exp": ("∂y/∂x = exp(x) = y", "∂y/∂x = exp(x) = y"),
+    "Log": ("∂y/∂x = 1/x", "∂y/∂x = 1/x"),
+    "Sqrt": ("∂y/∂x = 1/(2√x)", "∂y/∂x = 1/(2√x)"),
+    "Abs": ("∂y/∂x = sign(x)", "∂y/∂x = sign(x)"),
+    "Sin": ("∂y/∂x = cos x", "∂y/∂x = cos x"),
+    "Cos": ("∂y/∂x = −sin x", "∂y/∂x = −sin x"),
+    "Tanh": ("∂y/∂x = 1 − y²", "∂y/∂x = 1 − y²"),
+    "Sigmoid": ("∂y/∂x = y(1 − y)", "∂y/∂x = y(1 − y)"),
+    "ReLU": ("∂y/∂x = 1 where x > 0, else 0", "∂y/∂x = x > 0이면 1, 아니면 0"),
+    "Maximum": ("the gradient goes to the larger input (ties share it)",
+                "기울기는 더 큰 입력으로 감 (같으면 나눔)"),
+    "Minimum": ("the gradient goes to the smaller input (ties share it)",
+                "기울기는 더 작은 입력으로 감 (같으면 나눔)"),
+    "Where": ("the gradient goes to the branch that was chosen",
+              "기울기는 선택된 쪽으로 감"),
+    "Clip": ("1 inside [lo, hi], else 0", "[lo, hi] 안이면 1, 아니면 0"),
+    "Cast": ("1 (the gradient is converted back to the input's dtype)",
+             "1 (기울기를 입력의 dtype으로 되돌림)"),
+    "MatMul": ("∂L/∂X = ∂L/∂Z · Yᵀ, ∂L/∂Y = Xᵀ · ∂L/∂Z",
+               "∂L/∂X = ∂L/∂Z · Yᵀ, ∂L/∂Y = Xᵀ · ∂L/∂Z"),
+    "Affine": ("∂L/∂X = ∂L/∂Y · Wᵀ, ∂L/∂W = Xᵀ · ∂L/∂Y, ∂L/∂B = ∂L/∂Y summed over the batch",
+               "∂L/∂X = ∂L/∂Y · Wᵀ, ∂L/∂W = Xᵀ · ∂L/∂Y, ∂L/∂B = ∂L/∂Y의 배치 합"),
+    "Sum": ("1 for every element: the gradient is copied back",
+            "모든 원소에 1: 기울기를 그대로 복사"),
+    "Mean": ("1/n for each of the n elements", "n개 원소 각각에 1/n"),
+    "Var": ("∂y/∂x = 2(x − mean)/(n − ddof)", "∂y/∂x = 2(x − mean)/(n − ddof)"),
+    "Max": ("the gradient goes to the largest element (ties share it)",
+            "기울기는 가장 큰 원소로 감 (같으면 나눔)"),
+    "Min": ("the gradient goes to the smallest element (ties share it)",
+            "기울기는 가장 작은 원소로 감 (같으면 나눔)"),
+    "LogSumExp": ("∂y/∂x = softmax(x)", "∂y/∂x = softmax(x)"),
+    "Softmax": ("∂L/∂x = y ⊙ (g − Σ g·y)", "∂L/∂x = y ⊙ (g − Σ g·y)"),
+    "LogSoftmax": ("∂L/∂x = g − softmax(x)·Σg", "∂L/∂x = g − softmax(x)·Σg"),
+    "SoftmaxCrossEntropy": ("∂L/∂x = (softmax(x) − t) / N", "∂L/∂x = (softmax(x) − t) / N"),
+    "Reshape": ("the gradient is reshaped back", "기울기를 원래 형상으로 되돌림"),
+    "Transpose": ("the gradient's axes are permuted back", "기울기의 축을 원래대로 되돌림"),
+    "BroadcastTo": ("the gradient is summed back to x's shape", "기울기를 x의 형상으로 합산"),
+    "SumTo": ("the gradient is broadcast back", "기울기를 다시 브로드캐스트"),
+    "ExpandDims": ("the added axes are removed from the gradient", "추가된 축을 기울기에서 제거"),
+    "Squeeze": ("the removed axes are restored in the gradient", "제거된 축을 기울기에 복원"),
+    "Concatenate": ("the gradient is split into the pieces", "기울기를 조각으로 나눔"),
+    "Stack": ("each slice of the gradient goes back to its input",
+              "기울기의 각 조각이 해당 입력으로 감"),
+    "GetItem": ("the gradient is scattered back (repeated indices add up)",
+                "기울기를 제자리로 흩뿌림 (중복 인덱스는 더함)"),
+    "ScatterAdd": ("the gradient is gathered at the index", "인덱스 위치의 기울기를 모음"),
+}
+
+
+class LanguageError(ChainruleError, ValueError):
+    """An unsupported ``lang`` was asked for."""
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if it is supported, else raise a :class:`ChainruleError`."""
+    if lang not in LANGS:
+        raise LanguageError(f"lang={lang!r} is not supported; use one of "
+                            f"{', '.join(repr(x) for x in LANGS)} (English or Korean)")
+    return lang
+
+
+def text(key: str, lang: str = "en", **fields: object) -> str:
+    """The label ``key`` in ``lang``, with ``{fields}`` filled in."""
+    en, ko = _TEXT[key]
+    s = ko if check_lang(lang) == "ko" else en
+    return s.format(**fields) if fields else s
+
+
+def rule(gate: str, lang: str = "en", doc: str | None = None) -> str:
+    """The local-gradient rule of the gate class named ``gate``.
+
+    Gates chainrule does not know (user-defined ones) fall back to the first line of
+    their docstring ``doc``, or to an empty string.
+    """
+    pair = _RULES.get(gate)
+    if pair is None:
+        return (doc or "").strip().split("\n", 1)[0].strip()
+    return pair[1] if check_lang(lang) == "ko" else pair[0]
+
+
+def page_labels(lang: str = "en") -> dict[str, str]:
+    """Every ``page.*`` label in ``lang`` (the step-through page's JavaScript uses them)."""
+    check_lang(lang)
+    return {k[5:]: text(k, lang) for k in _TEXT if k.startswith("page.")}

@@ -1,0 +1,331 @@
+"""A layered (Sugiyama-style) layout of a computational graph, in pure Python.
+
+The step-through page and :func:`chainrule.viz.to_svg` draw the graph without Graphviz,
+so they need their own layout. The graph flows left to right like the seed notes'
+pictures: inputs on the left, each gate one column right of its latest input, the
+output on the far right. Steps, all iterative (no recursion, linear or near-linear):
+
+1. *Layering*: a gate's column is one more than the largest column of its inputs
+   (longest path); an input sits just left of its first consumer; the output right of
+   the last gate.
+2. Edges spanning several columns get invisible *dummy* points, one per column, so
+   they bend around the nodes in between.
+3. *Ordering* within each column: a few sweeps of the barycenter heuristic, which
+   removes most edge crossings.
+4. *Coordinates*: columns are spaced to fit the widest edge label; within a column,
+   nodes are pulled towards the mean height of their neighbours, subject to a minimum
+   gap (an exact least-squares projection, the pool-adjacent-violators algorithm).
+
+Text widths are estimated for a monospace font (the page uses one).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from itertools import pairwise
+from typing import Any
+
+from ..explain import _Graph, format_value
+
+__all__ = ["Edge", "Layout", "Node", "graph_edges", "layout", "text_width"]
+
+CHAR_W = 7.8        # px per character of the 13px monospace font
+NODE_H = 38.0
+GATE_R = 21.0
+ROW_GAP = 52.0      # vertical room between two nodes of a column (edge labels live there)
+MIN_COL_GAP = 96.0
+MARGIN = 28.0
+
+
+def text_width(s: str, char_w: float = CHAR_W) -> float:
+    """Estimated width of ``s`` in px (East Asian wide characters count double)."""
+    if s.isascii():
+        return len(s) * char_w
+    n = 0
+    for ch in s:
+        if not unicodedata.combining(ch):
+            n += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return n * char_w
+
+
+class Node:
+    """A box (input, constant, output), a gate, or an invisible dummy bend point."""
+
+    __slots__ = ("h", "key", "kind", "label", "layer", "order", "ref", "scope", "w", "x", "y")
+
+    def __init__(self, key: Any, kind: str, label: str, ref: int, scope: str | None) -> None:
+        self.key = key
+        self.kind = kind          # "leaf", "const", "gate", "out" or "dummy"
+        self.label = label
+        self.ref = ref            # value index (leaf/const/out) or gate index
+        self.scope = scope
+        self.layer = 0
+        self.order = 0.0
+        self.x = 0.0
+        self.y = 0.0
+        if kind == "gate":
+            tw = text_width(label, 8.4)
+            self.w = max(2 * GATE_R, tw + 22) if tw > 2 * GATE_R - 14 else 2 * GATE_R
+            self.h = 2 * GATE_R if self.w == 2 * GATE_R else NODE_H - 4
+        elif kind == "const":
+            self.w = text_width(label, 7.2) + 10
+            self.h = 22.0
+        elif kind == "dummy":
+            self.w = 0.0
+            self.h = 16.0
+        else:
+            self.w = max(text_width(label, 8.4) + 26, 50.0)
+            self.h = NODE_H
+
+    @property
+    def round(self) -> bool:
+        """Drawn as a circle (short gate symbols)."""
+        return self.kind == "gate" and self.w == 2 * GATE_R and self.h == 2 * GATE_R
+
+
+class Edge:
+    """An edge of the drawing: a value flowing from a node into a gate (or the output).
+
+    ``gate``/``pos`` identify the input slot (``None`` for the edge into the output);
+    ``value`` is the index of the value it carries.
+    """
+
+    __slots__ = ("dst", "gate", "index", "label_at", "points", "pos", "src", "value")
+
+    def __init__(self, index: int, src: Any, dst: Any, value: int, gate: int | None,
+                 pos: int | None) -> None:
+        self.index = index
+        self.src = src
+        self.dst = dst
+        self.value = value
+        self.gate = gate
+        self.pos = pos
+        self.points: list[tuple[float, float]] = []
+        self.label_at = (0.0, 0.0)
+
+
+def _node_key(g: _Graph, vi: int) -> Any:
+    v = g.values[vi]
+    return ("g", v.gate) if v.kind == "gate" else ("v", vi)
+
+
+def graph_edges(g: _Graph) -> list[Edge]:
+    """Every edge of the drawing, in forward order (the output edge last)."""
+    edges: list[Edge] = []
+    for gi in g.gates:
+        for pos, vi in enumerate(gi.inputs):
+            edges.append(Edge(len(edges), _node_key(g, vi), ("g", gi.index), vi, gi.index,
+                              pos))
+    root = g.values[g.root]
+    if root.kind == "gate":
+        edges.append(Edge(len(edges), ("g", root.gate), ("out",), g.root, None, None))
+    return edges
+
+
+class Layout:
+    """Positions of every node and the route of every edge, in px."""
+
+    def __init__(self, nodes: dict[Any, Node], edges: list[Edge], width: float,
+                 height: float) -> None:
+        self.nodes = nodes
+        self.edges = edges
+        self.width = width
+        self.height = height
+
+
+def _pav(desired: list[float], gaps: list[float]) -> list[float]:
+    """Closest positions (least squares) to ``desired`` with ``y[i+1] - y[i] >= gaps[i]``.
+
+    Substituting ``z[i] = y[i] - offset[i]`` turns the gaps into ``z`` non-decreasing,
+    which pool-adjacent-violators solves exactly in linear time.
+    """
+    n = len(desired)
+    offset = [0.0] * n
+    for i in range(1, n):
+        offset[i] = offset[i - 1] + gaps[i - 1]
+    z = [d - o for d, o in zip(desired, offset)]
+    blocks: list[list[float]] = []   # [mean, count]
+    for v in z:
+        blocks.append([v, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, c2 = blocks.pop()
+            m1, c1 = blocks[-1]
+            blocks[-1] = [(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2]
+    out = []
+    for m, c in blocks:
+        out.extend([m] * int(c))
+    return [v + o for v, o in zip(out, offset)]
+
+
+def layout(g: _Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
+    """Lay out the graph snapshot ``g`` (see the module documentation)."""
+    nodes: dict[Any, Node] = {}
+    values = g.values
+    for gi in g.gates:
+        nodes[("g", gi.index)] = Node(("g", gi.index), "gate", gi.symbol, gi.index, gi.scope)
+    for v in values:
+        if v.kind != "gate" and (v.uses or v.is_root):
+            nodes[("v", v.index)] = Node(("v", v.index), v.kind, v.label, v.index, v.scope)
+    root = values[g.root]
+    if root.kind == "gate":
+        nodes[("out",)] = Node(("out",), "out", root.label, g.root, None)
+    edges = graph_edges(g)
+
+    # 1. layering: longest path for gates; inputs just left of their first consumer
+    layer: dict[Any, int] = {}
+    for gi in g.gates:
+        best = 0
+        for vi in gi.inputs:
+            v = values[vi]
+            if v.kind == "gate":
+                best = max(best, layer[("g", v.gate)])
+        layer[("g", gi.index)] = best + 1
+    for key, n in nodes.items():
+        if n.kind in ("leaf", "const"):
+            uses = values[n.ref].uses
+            layer[key] = min((layer[("g", u[0])] for u in uses), default=1) - 1
+    if ("out",) in nodes:
+        layer[("out",)] = layer[("g", root.gate)] + 1
+    for key, n in nodes.items():
+        n.layer = layer[key]
+    n_layers = max(layer.values(), default=0) + 1
+
+    # 2. dummy points for long edges; the chain of each edge
+    chains: list[list[Any]] = []
+    for e in edges:
+        a, b = nodes[e.src], nodes[e.dst]
+        chain = [e.src]
+        for lay in range(a.layer + 1, b.layer):
+            key = ("d", e.index, lay)
+            d = Node(key, "dummy", "", e.index, None)
+            d.layer = lay
+            nodes[key] = d
+            chain.append(key)
+        chain.append(e.dst)
+        chains.append(chain)
+    preds: dict[Any, list[Any]] = {k: [] for k in nodes}
+    succs: dict[Any, list[Any]] = {k: [] for k in nodes}
+    for chain in chains:
+        for u, w in pairwise(chain):
+            succs[u].append(w)
+            preds[w].append(u)
+
+    # 3. ordering: discovery order, then barycenter sweeps
+    rank: dict[Any, float] = {}
+    for chain in chains:
+        for key in chain:
+            if key not in rank:
+                rank[key] = float(len(rank))
+    for key in nodes:
+        rank.setdefault(key, float(len(rank)))
+    layers: list[list[Any]] = [[] for _ in range(n_layers)]
+    for key in sorted(nodes, key=rank.__getitem__):
+        layers[nodes[key].layer].append(key)
+    pos = {}
+    for lay in layers:
+        for i, key in enumerate(lay):
+            pos[key] = float(i)
+    for s in range(sweeps):
+        down = s % 2 == 0
+        seq = range(1, n_layers) if down else range(n_layers - 2, -1, -1)
+        for li in seq:
+            lay = layers[li]
+            nb = preds if down else succs
+            bary = {}
+            for key in lay:
+                ns = nb[key]
+                bary[key] = sum(pos[n] for n in ns) / len(ns) if ns else pos[key]
+            lay.sort(key=lambda k: (bary[k], pos[k]))
+            for i, key in enumerate(lay):
+                pos[key] = float(i)
+
+    # 4. coordinates. Columns: wide enough for the labels on the edges entering them.
+    labels_w = [0.0] * n_layers
+    for e, chain in zip(edges, chains):
+        v = values[e.value]
+        w = text_width(format_value(v.value, short=True), 7.2)
+        if v.kind == "const" and v.label == format_value(v.value, short=True):
+            w = 0.0   # no label: the constant's node shows its value
+        if show_grads and g.has_grads:
+            w = max(w, text_width(_edge_grad_text(g, e), 7.2))
+        li = nodes[chain[-1]].layer
+        labels_w[li] = max(labels_w[li], w)
+    half = [max((nodes[k].w for k in lay), default=0.0) / 2 for lay in layers]
+    xs = [0.0] * n_layers
+    x = MARGIN + half[0] if n_layers else MARGIN
+    for li in range(n_layers):
+        if li:
+            x += half[li - 1] + max(MIN_COL_GAP, labels_w[li] + 48) + half[li]
+        xs[li] = x
+    for n in nodes.values():
+        n.x = xs[n.layer]
+    # Rows: start stacked, then pull towards neighbours under the minimum gaps.
+    for lay in layers:
+        y = 0.0
+        for i, key in enumerate(lay):
+            n = nodes[key]
+            if i:
+                y += nodes[lay[i - 1]].h / 2 + ROW_GAP + n.h / 2
+            n.y = y
+    for s in range(sweeps):
+        down = s % 2 == 0
+        seq = range(n_layers) if down else range(n_layers - 1, -1, -1)
+        for li in seq:
+            lay = layers[li]
+            if not lay:
+                continue
+            desired = []
+            for key in lay:
+                ns = preds[key] + succs[key] if s >= sweeps - 2 else \
+                    (preds[key] if down else succs[key]) or preds[key] + succs[key]
+                desired.append(sum(nodes[n].y for n in ns) / len(ns) if ns else nodes[key].y)
+            gaps = [nodes[a].h / 2 + ROW_GAP + nodes[b].h / 2 for a, b in pairwise(lay)]
+            for key, y in zip(lay, _pav(desired, gaps)):
+                nodes[key].y = y
+    top = min((n.y - n.h / 2 for n in nodes.values()), default=0.0)
+    bottom = max((n.y + n.h / 2 for n in nodes.values()), default=0.0)
+    shift = MARGIN + 18 - top  # room above the first row for an edge label
+    for n in nodes.values():
+        n.y += shift
+    width = (xs[-1] + half[-1] + MARGIN) if n_layers else 2 * MARGIN
+    height = bottom - top + 2 * MARGIN + 36
+
+    # edge routes: source's right side -> dummy points -> a port on the target's left
+    for e, chain in zip(edges, chains):
+        pts = []
+        a = nodes[chain[0]]
+        pts.append((a.x + a.w / 2, a.y))
+        for key in chain[1:-1]:
+            pts.append((nodes[key].x, nodes[key].y))
+        b = nodes[chain[-1]]
+        n_in = len(g.gates[e.gate].inputs) if e.gate is not None else 1
+        dy = 0.0
+        if n_in > 1 and e.pos is not None:
+            spread = min(b.h * 0.55, 12.0 * (n_in - 1))
+            dy = -spread / 2 + spread * e.pos / (n_in - 1)
+        if b.round:
+            r = b.w / 2
+            dx = (max(r * r - dy * dy, 0.0)) ** 0.5
+            pts.append((b.x - dx, b.y + dy))
+        else:
+            pts.append((b.x - b.w / 2, b.y + dy))
+        e.points = pts
+        p, q = pts[-2], pts[-1]
+        e.label_at = ((p[0] + q[0]) / 2, (p[1] + q[1]) / 2)
+    return Layout(nodes, edges, width, height)
+
+
+def _edge_grad_text(g: _Graph, e: Edge) -> str:
+    return format_value(edge_grad(g, e), short=True) if edge_grad(g, e) is not None else ""
+
+
+def edge_grad(g: _Graph, e: Edge) -> Any:
+    """The gradient that flows back along edge ``e`` (``None`` if none does)."""
+    if not g.has_grads:
+        return None
+    if e.gate is None:
+        return g.seed
+    gi = g.gates[e.gate]
+    if gi.step is None or e.pos is None:
+        return None
+    return gi.downstream[e.pos]
