@@ -330,6 +330,29 @@ def _collect(roots: Sequence[Tensor]) -> list[Gate]:
     return gates
 
 
+def _prune(gates: list[Gate], want_gate: dict[Gate, list[int]],
+           want_leaf: dict[Tensor, list[int]]) -> tuple[list[Gate], list[Gate]]:
+    """For ``cr.grad``: keep only the gates on a path to a requested tensor.
+
+    A gate's backward must run if one of its inputs is a requested leaf, or was made by
+    a requested gate or by a gate that must run. The others are not visited by the
+    main loop: no wasted work below the requested tensors, and their saved values are
+    kept (as in PyTorch), so another backward through them still works. Returns (kept
+    gates newest first, skipped gates).
+    """
+    needed: set[Gate] = set()
+    for g in reversed(gates):  # oldest first: every input's creator is decided before g
+        for t in g.inputs:
+            if isinstance(t, Tensor):
+                c = t.creator
+                if (c in needed or c in want_gate) if c is not None else t in want_leaf:
+                    needed.add(g)
+                    break
+    if len(needed) == len(gates):
+        return gates, []
+    return [g for g in gates if g in needed], [g for g in gates if g not in needed]
+
+
 def _inplace_error(gate: Gate, what: str, t: Tensor) -> InplaceModificationError:
     label = f" {t.name!r}" if t.name else ""
     return InplaceModificationError(
@@ -382,6 +405,7 @@ def _engine(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bo
                 want_gate.setdefault(t.creator, []).append(i)
             else:
                 want_leaf.setdefault(t, []).append(i)
+        gates, skipped = _prune(gates, want_gate, want_leaf)
     accumulate = capture is None
 
     def to_leaf(t: Tensor, g: Any, gy: Any) -> None:
@@ -447,6 +471,18 @@ def _engine(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bo
         if not retain_graph:
             _release(gate)
 
+    if capture is not None:
+        # Gates that never ran: a requested tensor made by one of them gets the
+        # gradient that reached it; other deposited gradients are dropped.
+        for gate in skipped:
+            gy = gate._gy
+            gate._gy = None
+            idx = want_gate.get(gate)
+            if idx is not None and gy is not None:
+                if gate.hooks is not None:
+                    gy = _run_hooks(gate.hooks, gy)
+                for i in idx:
+                    results[i] = gy
     for t, g in leaf_acc.items():
         if not isinstance(g, Tensor) and type(g) is not _ndarray:
             g = np.asarray(g)
