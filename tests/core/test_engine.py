@@ -487,6 +487,43 @@ def test_grad_with_respect_to_intermediate_tensors() -> None:
     assert ga.item() == 8.0  # 2m b
 
 
+def test_grad_wrt_an_intermediate_runs_only_the_gates_above_it() -> None:
+    """cr.grad(out, [m]) needs nothing below m: those gates do not run, keep their
+    saved values, and a later backward through them still works (as in PyTorch)."""
+    x = leaf([1.0, 2.0])
+    below = []
+    x.register_hook(lambda g: below.append(g))
+    m = cr.exp(x)
+    out = (m * m).sum()
+    (gm,) = cr.grad(out, [m])
+    np.testing.assert_allclose(gm.numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-15)
+    assert below == []                 # nothing reached x
+    assert out.creator.freed           # the gates above m ran and were released
+    assert not m.creator.freed         # the Exp gate below m did not run
+    (m * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.exp([1.0, 2.0]), rtol=1e-15)
+
+
+def test_grad_wrt_an_intermediate_and_a_leaf_below_it() -> None:
+    x = leaf([1.0, 2.0])
+    m = cr.exp(x)
+    out = (m * m).sum()
+    hook_calls = []
+    m.register_hook(lambda g: hook_calls.append(1))
+    gm, gx = cr.grad(out, [m, x])
+    np.testing.assert_allclose(gm.numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-15)
+    np.testing.assert_allclose(gx.numpy(), 2 * np.exp([2.0, 4.0]), rtol=1e-15)
+    assert hook_calls == [1]
+
+
+def test_grad_wrt_a_non_leaf_whose_hook_replaces_the_gradient() -> None:
+    x = leaf(1.5)
+    m = x * 2
+    m.register_hook(lambda g: g * 10)
+    (gm,) = cr.grad(m * m, [m])
+    assert gm.item() == pytest.approx(60.0)  # 2m = 6, times 10
+
+
 def test_grad_of_several_outputs_with_grad_outputs() -> None:
     x = leaf([1.0, 2.0])
     y1, y2 = x * 2, x * x
