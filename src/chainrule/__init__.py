@@ -14,7 +14,7 @@ by its local gradient: the chain rule, one gate at a time.
 
 from __future__ import annotations
 
-from . import data, nn, ops, optim
+from . import data, nn, ops, optim, viz
 from .autograd import (
     Gate,
     backward,
@@ -33,6 +33,7 @@ from .errors import (
     InplaceModificationError,
     ShapeError,
 )
+from .explain import explain
 from .gradcheck import gradcheck, gradgradcheck, numerical_grad
 from .ops import (
     abs,
@@ -81,6 +82,7 @@ from .random import manual_seed
 from .serialization import CheckpointError, load, save
 from .tensor import (
     Tensor,
+    apply,
     arange,
     from_numpy,
     full,

@@ -29,12 +29,9 @@ import hashlib
 import importlib.resources
 import logging
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +311,8 @@ def _user_agent() -> str:
 
 def _fetch(url: str, dest: Path, remote: RemoteFile, timeout: float) -> None:
     """Download ``url`` to ``dest``, verifying size and SHA-256; atomic, no leftovers."""
+    import urllib.request  # imported here: urllib/ssl/email cost ~100 ms at start-up
+
     req = urllib.request.Request(url, headers={"User-Agent": _user_agent()})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         status = getattr(resp, "status", 200)
@@ -343,6 +342,9 @@ def _fetch(url: str, dest: Path, remote: RemoteFile, timeout: float) -> None:
 def _download(spec: DatasetSpec, remote: RemoteFile, dest_dir: Path,
               timeout: float) -> tuple[Path | None, list[str]]:
     """Try each mirror in turn. Returns (path or None, one error line per failed mirror)."""
+    import urllib.error
+    from http.client import HTTPException
+
     errors: list[str] = []
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
