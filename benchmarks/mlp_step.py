@@ -323,6 +323,74 @@ def numpy_manual(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl
     return impl
 
 
+def numpy_tuned(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
+    """:func:`numpy_manual` with the ReLU written for NumPy's fast loops.
+
+    ``np.maximum(z, 0)`` with a Python scalar takes a loop about 5x slower than with a
+    zero *array* of the same shape (measured here: ~10-19 us vs ~2-4 us for 128x256
+    float32), and ``grad * bool_mask`` needs a cast that ``grad * float_mask`` does not
+    (~5 us vs ~2 us). This variant keeps a zero array and float masks; everything else
+    is the same as ``numpy``.
+    """
+    impl = numpy_manual(params, x, t)
+    w1, b1, w2, b2, w3, b3 = impl.weights()
+    n = x.shape[0]
+    f32 = np.float32
+    z1 = np.empty((n, 256), f32)
+    z2 = np.empty((n, 256), f32)
+    z3 = np.empty((n, 10), f32)
+    zero = np.zeros((n, 256), f32)
+    m = np.empty((n, 1), f32)
+    s = np.empty((n, 1), f32)
+    g1 = np.empty((n, 256), f32)
+    g2 = np.empty((n, 256), f32)
+    mask1 = np.empty((n, 256), f32)
+    mask2 = np.empty((n, 256), f32)
+    dw1, dw2, dw3 = np.empty_like(w1), np.empty_like(w2), np.empty_like(w3)
+    db1, db2, db3 = np.empty_like(b1), np.empty_like(b2), np.empty_like(b3)
+    rows = np.arange(n)
+    inv_n = f32(1.0 / n)
+    lr = f32(LR)
+
+    def step() -> float:
+        np.matmul(x, w1, out=z1)
+        np.add(z1, b1, out=z1)
+        np.greater(z1, 0, out=mask1, casting="unsafe")    # 1.0 / 0.0
+        np.maximum(z1, zero, out=z1)
+        np.matmul(z1, w2, out=z2)
+        np.add(z2, b2, out=z2)
+        np.greater(z2, 0, out=mask2, casting="unsafe")
+        np.maximum(z2, zero, out=z2)
+        np.matmul(z2, w3, out=z3)
+        np.add(z3, b3, out=z3)
+        np.max(z3, axis=1, keepdims=True, out=m)
+        np.subtract(z3, m, out=z3)
+        np.exp(z3, out=z3)
+        np.sum(z3, axis=1, keepdims=True, out=s)
+        np.divide(z3, s, out=z3)
+        loss = -float(np.mean(np.log(z3[rows, t])))
+        z3[rows, t] -= 1
+        np.multiply(z3, inv_n, out=z3)
+        np.matmul(z2.T, z3, out=dw3)
+        np.sum(z3, axis=0, out=db3)
+        np.matmul(z3, w3.T, out=g2)
+        np.multiply(g2, mask2, out=g2)
+        np.matmul(z1.T, g2, out=dw2)
+        np.sum(g2, axis=0, out=db2)
+        np.matmul(g2, w2.T, out=g1)
+        np.multiply(g1, mask1, out=g1)
+        np.matmul(x.T, g1, out=dw1)
+        np.sum(g1, axis=0, out=db1)
+        for p, g in ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2), (w3, dw3), (b3, db3)):
+            np.multiply(g, lr, out=g)
+            np.subtract(p, g, out=p)
+        return loss
+
+    impl.name = "numpy tuned"
+    impl.step = step
+    return impl
+
+
 def matmuls_only(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
     """The eight matrix products of a step, into preallocated buffers (the floor)."""
     w1, _, w2, _, w3, _ = params
@@ -378,7 +446,7 @@ def check_agreement(impls: list[Impl], params: list[np.ndarray], x: np.ndarray,
     """One step from identical weights: all implementations must agree."""
     print("\nAgreement after one step from the same weights (float32):")
     ref_loss = ref_w = None
-    for make in (numpy_manual, chainrule_gates, chainrule_nn, pytorch):
+    for make in (numpy_manual, numpy_tuned, chainrule_gates, chainrule_nn, pytorch):
         if ARGS is not None and ARGS.no_torch and make is pytorch:
             continue
         impl = make([p.copy() for p in params], x, t)
@@ -490,9 +558,30 @@ def real_epoch(batch: int, seed: int) -> list[tuple[str, float, int]]:
     return results
 
 
-def train_process(tmp: Path) -> tuple[float, int, str] | None:
-    """Whole-process wall time and peak RSS of ``chainrule train`` for one epoch of
-    Fashion-MNIST with the benchmark's MLP (no plots), in this environment."""
+_PEAK_WRAPPER = """
+import atexit, runpy, sys
+def _report_peak():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    print("peak-rss-kib", line.split()[1], file=sys.stderr)
+    except OSError:
+        pass
+atexit.register(_report_peak)
+sys.argv = ["chainrule", *sys.argv[1:]]
+runpy.run_module("chainrule", run_name="__main__", alter_sys=True)
+"""
+
+
+def train_process(tmp: Path) -> tuple[float, float | None, str] | None:
+    """Whole-process wall time and peak RSS (MiB) of ``chainrule train`` for one epoch of
+    Fashion-MNIST with the benchmark's MLP (no plots), in this environment.
+
+    The peak is the child's own ``VmHWM`` (Linux), read as it exits: ``ru_maxrss`` of
+    a child would include this (PyTorch-laden) process, which the child starts as a
+    copy of before ``exec``.
+    """
     try:
         import chainrule.commands.train  # noqa: F401
     except ImportError:
@@ -500,23 +589,24 @@ def train_process(tmp: Path) -> tuple[float, int, str] | None:
     if not FASHION_DIR.is_dir():
         return None
     out = tmp / "run"
-    cmd = [sys.executable, "-m", "chainrule", "train", "--dataset", "fashion-mnist",
-           "--hidden", "256", "256", "--optimizer", "sgd", "--lr", str(LR), "--epochs", "1",
-           "--batch-size", "128", "--dtype", "float32", "--no-plots", "--quiet",
-           "--out", str(out)]
+    opts = ["train", "--dataset", "fashion-mnist", "--hidden", "256", "256", "--optimizer",
+            "sgd", "--lr", str(LR), "--epochs", "1", "--batch-size", "128", "--dtype",
+            "float32", "--no-plots", "--quiet", "--out", str(out)]
     env = dict(os.environ)
     env["PYTHONPATH"] = str(_ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-c", _PEAK_WRAPPER, *opts], env=env,
+                          capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
         print(proc.stdout[-2000:], proc.stderr[-2000:])
         raise SystemExit(f"chainrule train failed with exit code {proc.returncode}")
+    peak = None
+    for line in proc.stderr.splitlines():
+        if line.startswith("peak-rss-kib "):
+            peak = int(line.split()[1]) / 1024
     last = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    del before
-    return wall, peak, " ".join(cmd[1:]) + ("\n    -> " + last[-1] if last else "")
+    return wall, peak, "chainrule " + " ".join(opts) + ("\n    -> " + last[-1] if last else "")
 
 
 def main() -> int:
@@ -531,7 +621,7 @@ def main() -> int:
           f"cross-entropy, SGD lr {LR}")
     check_agreement([], params, x, t)
 
-    makers = [chainrule_gates, chainrule_nn, numpy_manual, matmuls_only]
+    makers = [chainrule_gates, chainrule_nn, numpy_manual, numpy_tuned, matmuls_only]
     if not args.no_torch:
         makers.insert(2, pytorch)
     impls = [impl for impl in (m([p.copy() for p in params], x, t) for m in makers)
@@ -559,19 +649,20 @@ def main() -> int:
     for name in ("chainrule gates", "chainrule nn"):
         if name not in med:
             continue
-        for ref, target in (("pytorch", 1.0), ("numpy", 1.1), ("matmuls", None)):
+        for ref, target in (("pytorch", 1.0), ("numpy", 1.1), ("numpy tuned", None),
+                            ("matmuls", None)):
             if ref not in med:
                 continue
             r, rb = med[name] / med[ref], best[name] / best[ref]
             verdict = "" if target is None else \
                 ("  meets target" if r <= target else f"  target <= {target:.1f}x: MISSED")
-            print(f"  {name} / {ref:8s} {r:5.2f}x ({rb:.2f}x){verdict}")
+            print(f"  {name:15s} / {ref:11s} {r:5.2f}x ({rb:.2f}x){verdict}")
     if "pytorch" in med:
-        print(f"  numpy / pytorch          {med['numpy'] / med['pytorch']:5.2f}x")
+        print(f"  {'numpy':15s} / {'pytorch':11s} {med['numpy'] / med['pytorch']:5.2f}x")
 
     print("\nPeak memory allocated by NumPy during one step (tracemalloc):")
     for impl in impls:
-        if impl.name in ("pytorch", "matmuls"):
+        if impl.name in ("pytorch", "matmuls", "numpy tuned"):
             continue
         print(f"  {impl.name:16s} {peak_step_memory(impl) / 1024:8.0f} KiB")
 
@@ -606,8 +697,10 @@ def main() -> int:
             print("(chainrule train is not available or Fashion-MNIST is missing: skipped)")
         else:
             wall, peak, what = res
-            print(f"Whole process, one epoch of `chainrule train` ({what}):\n"
-                  f"    wall {wall:.2f} s, peak RSS {peak / 1024:.0f} MiB")
+            mem = "unknown (no /proc)" if peak is None else f"{peak:.0f} MiB"
+            print(f"Whole process, one epoch of `chainrule train`:\n    {what}\n"
+                  f"    wall {wall:.2f} s (interpreter start, imports, data loading, "
+                  f"training, test pass, checkpoint), peak RSS {mem}")
     return 0
 
 

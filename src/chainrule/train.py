@@ -27,7 +27,7 @@ Quick start::
                       DataLoader(MNISTSample("train"), 64, shuffle=True),
                       DataLoader(MNISTSample("test"), 1000),
                       checkpoint_path="checkpoint.npz")
-    history = trainer.fit(epochs=5)       # or cr.train.fit(model, ..., epochs=5)
+    history = trainer.fit(epochs=5)   # or chainrule.train.fit(model, ..., epochs=5)
 
 Ctrl-C
 ------
@@ -82,6 +82,7 @@ __all__ = [
     "StepInfo",
     "Trainer",
     "TrainingInterrupted",
+    "blas_threads",
     "build_mlp",
     "evaluate",
     "fit",
@@ -745,6 +746,83 @@ def fit(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any, train_lo
     """
     return Trainer(model, loss_fn, optimizer, train_loader, test_loader,
                    **kwargs).fit(epochs)
+
+
+# ---------------------------------------------------------------------- BLAS threads
+def _openblas_libraries() -> list[str]:
+    """Paths of the OpenBLAS libraries loaded in this process (Linux), or shipped with
+    NumPy's wheel (elsewhere)."""
+    paths: list[str] = []
+    with contextlib.suppress(OSError):
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split(maxsplit=5)
+                if len(parts) == 6 and "openblas" in os.path.basename(parts[5]).lower():
+                    paths.append(parts[5].strip())
+    if not paths:
+        base = Path(np.__file__).resolve().parent
+        for d in (base.parent / "numpy.libs", base / ".dylibs"):
+            if d.is_dir():
+                paths += [str(p) for p in d.iterdir() if "openblas" in p.name.lower()]
+    return list(dict.fromkeys(paths))
+
+
+def _openblas_functions() -> list[tuple[Any, Any]]:
+    """``(get_num_threads, set_num_threads)`` for each loaded OpenBLAS."""
+    import ctypes
+    found = []
+    for path in _openblas_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in itertools.product(("scipy_", ""), ("64_", "_64", "")):
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                get.restype = ctypes.c_int
+                put.argtypes = [ctypes.c_int]
+                found.append((get, put))
+                break
+    return found
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None) -> Any:
+    """Run the block with NumPy's BLAS limited to ``n`` threads (``None``: unchanged).
+
+    The matrix products of a small MLP are too small to gain much from a second thread,
+    and on a busy machine BLAS threads that wait for a free core slow training down
+    many times over (measured here: 5.5 s with one thread, 115 s with two, for the
+    default ``chainrule train`` while other processes kept both cores busy). Uses
+    threadpoolctl when it is installed, else OpenBLAS' own ``openblas_set_num_threads``
+    (the BLAS of NumPy's wheels); with another BLAS it changes nothing. The previous
+    setting is restored afterwards. Yields the BLAS thread count in effect, or
+    ``None`` if it could not be controlled.
+    """
+    if n is None:
+        yield None
+        return
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"blas_threads: n must be a positive int or None, got {n!r}")
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        pass
+    else:
+        has_blas = any(i.get("user_api") == "blas" for i in threadpool_info())
+        with threadpool_limits(limits=int(n), user_api="blas"):
+            yield int(n) if has_blas else None
+        return
+    funcs = _openblas_functions()
+    before = [get() for get, _ in funcs]
+    for _, put in funcs:
+        put(int(n))
+    try:
+        yield int(n) if funcs else None
+    finally:
+        for (_, put), old in zip(funcs, before):
+            put(old)
 
 
 # ---------------------------------------------------------------------- augmentation

@@ -339,3 +339,24 @@ def test_build_mlp_and_make_optimizer() -> None:
     assert make_optimizer("adamw", r.parameters()).param_groups[0]["weight_decay"] == 0.01
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         make_optimizer("lbfgs", r.parameters())
+
+
+def test_blas_threads_limits_and_restores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from chainrule.train import _openblas_functions, blas_threads
+    funcs = _openblas_functions()
+    if not funcs:
+        pytest.skip("NumPy does not use a (controllable) OpenBLAS here")
+    get = funcs[0][0]
+    before = get()
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)   # the ctypes path
+    with blas_threads(1) as n:
+        assert n == 1 and get() == 1
+        a = np.ones((64, 64), np.float32)
+        assert np.array_equal(a @ a, np.full((64, 64), 64, np.float32))
+    assert get() == before
+    with blas_threads(None) as n:
+        assert n is None and get() == before
+    with pytest.raises(ValueError, match="positive int or None"), blas_threads(0):
+        pass

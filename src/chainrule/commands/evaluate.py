@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
     """Add the ``evaluate`` subcommand."""
     p = subparsers.add_parser(
         "evaluate", help="score a checkpoint: loss, accuracy, per-class accuracy",
-        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n", 1)[1],
+        description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="a checkpoint.npz written by `chainrule train`")

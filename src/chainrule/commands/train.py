@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "seed": 0,
     "dtype": "float32",
+    "threads": 1,
 }
 #: Options a resumed run may change (everything else must match the checkpoint).
 RESUMABLE_OVERRIDES = ("epochs",)
@@ -111,7 +112,7 @@ def register(subparsers: Any) -> None:
     d = DEFAULTS
     p = subparsers.add_parser(
         "train", help="train an MLP on MNIST / Fashion-MNIST, with plots and checkpoints",
-        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n", 1)[1],
+        description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     data = p.add_argument_group("data")
     data.add_argument("--dataset", choices=("mnist", "fashion-mnist", "mnist-sample"),
@@ -159,6 +160,11 @@ def register(subparsers: Any) -> None:
     opt.add_argument("--seed", type=_non_negative_int, default=None,
                      help=f"random seed of weights, shuffling and augmentation (default "
                           f"{d['seed']})")
+    opt.add_argument("--threads", type=_non_negative_int, default=None,
+                     help=f"BLAS threads for the matrix products (default {d['threads']}: "
+                          f"an MLP's products are small, and on a busy machine extra BLAS "
+                          f"threads waiting for a core slow training down many times; 0 "
+                          f"leaves NumPy's setting)")
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="DIR", default=None,
                      help="run folder (default runs/<timestamp>; with --resume: the "
@@ -260,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
         RandomShift,
         Trainer,
         TrainingInterrupted,
+        blas_threads,
         evaluate,
         load_checkpoint,
         make_optimizer,
@@ -400,24 +407,28 @@ def run(args: argparse.Namespace) -> int:
         say(f"training: {config['epochs']} epochs of {len(train_loader)} batches of "
             f"{config['batch_size']}" + (f", random shifts up to {config['shift']} px"
                                          if transform is not None else "")
+            + (f", {config['threads']} BLAS thread{'s' if config['threads'] > 1 else ''}"
+               if config.get("threads") else "")
             + f"; run folder: {out_dir}")
 
         # -------------------------------------------------------------- train
         t0 = time.perf_counter()
-        try:
-            history = trainer.fit(int(config["epochs"]))
-        except TrainingInterrupted as e:
-            print(f"\n{e.message[0].upper()}{e.message[1:]}.", file=sys.stderr)
-            if e.checkpoint is not None:
-                print(f"Resume with: chainrule train --resume {e.checkpoint}",
-                      file=sys.stderr)
-            return 130
-        elapsed = time.perf_counter() - t0
+        threads = config.get("threads", 0) or None
+        with blas_threads(threads):
+            try:
+                history = trainer.fit(int(config["epochs"]))
+            except TrainingInterrupted as e:
+                print(f"\n{e.message[0].upper()}{e.message[1:]}.", file=sys.stderr)
+                if e.checkpoint is not None:
+                    print(f"Resume with: chainrule train --resume {e.checkpoint}",
+                          file=sys.stderr)
+                return 130
+            elapsed = time.perf_counter() - t0
+            ev = trainer.last_evaluation
+            if ev is None:   # nothing left to train (resumed a finished run): score it
+                ev = evaluate(model, model_loss(), test_loader)
 
         # -------------------------------------------------------------- report
-        ev = trainer.last_evaluation
-        if ev is None:   # nothing left to train (resumed a finished run): score it
-            ev = evaluate(model, model_loss(), test_loader)
         plots_note = ""
         if not args.no_plots:
             plots_note = _plots(out_dir, history, ev, test_set, config)
