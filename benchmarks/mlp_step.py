@@ -32,7 +32,7 @@ one-epoch ``chainrule train`` run, and peak memory.
 
 Usage (from the repository root)::
 
-    python benchmarks/mlp_step.py                 # about a minute
+    python benchmarks/mlp_step.py                 # about 15 seconds
     python benchmarks/mlp_step.py --rounds 30 --no-epoch --no-train   # quick
 """
 
@@ -184,9 +184,8 @@ def chainrule_nn(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                           nn.Linear(256, 10))
     linears = [m for m in model if isinstance(m, nn.Linear)]
-    for i, lin in enumerate(linears):
-        w = params[2 * i]
-        lin.weight.data[...] = w if lin.weight.shape == w.shape else w.T
+    for i, lin in enumerate(linears):   # chainrule's Linear stores W as (in, out)
+        lin.weight.data[...] = params[2 * i]
         lin.bias.data[...] = params[2 * i + 1]
     loss_fn = nn.SoftmaxCrossEntropy()
     opt = optim.SGD(model.parameters(), lr=LR)
@@ -202,9 +201,8 @@ def chainrule_nn(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl
 
     def weights() -> list[np.ndarray]:
         out = []
-        for i, lin in enumerate(linears):
-            w = lin.weight.data
-            out += [w if w.shape == params[2 * i].shape else w.T, lin.bias.data]
+        for lin in linears:
+            out += [lin.weight.data, lin.bias.data]
         return out
 
     impl = Impl()
