@@ -22,6 +22,9 @@ be differentiated again.
 
 from __future__ import annotations
 
+import bisect
+import builtins
+import collections
 import functools
 import operator
 from collections.abc import Callable, Sequence
@@ -82,6 +85,48 @@ def is_grad_enabled() -> bool:
 def set_grad_enabled(mode: bool) -> None:
     """Turn graph recording on or off for the whole process."""
     _GradMode.enabled = bool(mode)
+
+
+# ---------------------------------------------------------------------- scopes
+#: Calls of named scopes (a module's forward), as (first tick, last tick, name), oldest
+#: first. Every gate takes a tick from the same clock when it is recorded, so the gates
+#: made during a call are exactly those whose ``seq`` lies inside its interval. Logging
+#: an interval costs one append per call, nothing per gate; the log keeps the newest
+#: ``SCOPE_LOG_SIZE`` calls.
+SCOPE_LOG_SIZE = 100_000
+_scope_log: collections.deque = collections.deque(maxlen=SCOPE_LOG_SIZE)
+
+
+def record_scope(first_tick: int, last_tick: int, name: str) -> None:
+    """Say that the gates recorded between two clock ticks belong to scope ``name``.
+
+    ``chainrule.nn.Module.__call__`` calls this around each forward, so drawings can
+    group a layer's gates. Nested calls give nested intervals (the innermost wins).
+    """
+    _scope_log.append((first_tick, last_tick, name))
+
+
+def scope_resolver() -> Callable[[Gate], str | None]:
+    """A function mapping a gate to the innermost scope it was recorded in (or None).
+
+    Build it once and use it for every gate of a graph: it snapshots the scope log.
+    """
+    log = sorted(_scope_log)
+    starts = [iv[0] for iv in log]
+
+    def scope_of(gate: Gate) -> str | None:
+        seq = getattr(gate, "seq", None)
+        if seq is None:
+            return None
+        i = bisect.bisect_right(starts, seq) - 1
+        # Intervals are nested or disjoint: walk back over earlier siblings that ended
+        # before this gate to the innermost interval that still contains it.
+        for j in range(i, builtins.max(i - 64, -1), -1):
+            if log[j][1] >= seq:
+                return log[j][2]
+        return None
+
+    return scope_of
 
 
 # ---------------------------------------------------------------------- gates

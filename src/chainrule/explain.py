@@ -234,7 +234,7 @@ class _GateInfo:
     __slots__ = ("cls", "doc", "downstream", "expr", "fn", "index", "inputs", "local",
                  "needs", "output", "scope", "step", "symbol", "upstream")
 
-    def __init__(self, index: int, gate: Any) -> None:
+    def __init__(self, index: int, gate: Any, scope: str | None) -> None:
         cls = type(gate)
         name = cls.__name__
         self.index = index
@@ -242,8 +242,7 @@ class _GateInfo:
         self.doc = cls.__doc__ or ""
         self.symbol = _SYMBOL.get(name, name)
         self.fn = _FN.get(name, name.lower())
-        self.scope: str | None = gate.__dict__.get("scope") if hasattr(gate, "__dict__") \
-            else None
+        self.scope: str | None = scope
         self.needs: tuple[bool, ...] = tuple(bool(n) for n in gate.needs)
         self.inputs: list[int] = []
         self.output = -1
@@ -441,8 +440,9 @@ def _snapshot(y: Any, where: str, grads: bool | None, grad: Any = None) -> _Grap
             v.value = _snap(t)
             v.shape = np.shape(t)
 
+    scope_of = _ag.scope_resolver()
     for i, gate in enumerate(gates):
-        gi = _GateInfo(i, gate)
+        gi = _GateInfo(i, gate, scope_of(gate))
         g.gates.append(gi)
         out = new_value("gate")
         out.gate = i

@@ -298,12 +298,14 @@ class Tensor:
 
     # ------------------------------------------------------------------ NumPy protocol
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        dtype = kwargs.pop("dtype", None) if method == "__call__" else None
         if method == "__call__" and not kwargs:
             fn = _UFUNCS.get(ufunc)
             if fn is not None:
-                return fn(*inputs)
+                res = fn(*inputs)
+                return res if dtype is None else astype(res, dtype)
             if ufunc in _UFUNC_NO_GRAD or not _any_requires_grad(inputs):
-                res = ufunc(*[_plain(x) for x in inputs])
+                res = ufunc(*[_plain(x) for x in inputs], dtype=dtype)
                 return _wrap(_asarray(res)) if isinstance(res, (np.ndarray, np.generic)) \
                     else res
         extra = f" with {', '.join(kwargs)}" if kwargs else ""

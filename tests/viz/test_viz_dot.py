@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.autograd import record_scope
 from chainrule.errors import BackwardError, GraphFreedError
 from chainrule.explain import explain
 from chainrule.viz import GraphvizError, GraphvizNotFoundError, draw, to_dot
 
 HAS_DOT = shutil.which("dot") is not None
+
+def _in_scope(t: cr.Tensor, name: str) -> None:
+    """Log the gate that made ``t`` as recorded inside a module call named ``name``."""
+    record_scope(t.creator.seq, t.creator.seq, name)
+
 
 
 def leaf(v, name):
@@ -108,11 +114,11 @@ def test_layer_clusters_nest_by_dotted_scope():
     w0 = leaf(np.full((3, 4), 0.1), "layers.0.weight")
     w2 = leaf(np.full((4, 1), 0.2), "layers.2.weight")
     h = x @ w0
-    h.creator.__dict__["scope"] = "layers.0"
+    _in_scope(h, "layers.0")
     r = cr.relu(h)
-    r.creator.__dict__["scope"] = "layers.1"
+    _in_scope(r, "layers.1")
     o = r @ w2
-    o.creator.__dict__["scope"] = "layers.2"
+    _in_scope(o, "layers.2")
     loss = o.sum()                                      # no scope: stays top level
     dot = to_dot(loss)
     lines = dot.splitlines()

@@ -26,13 +26,16 @@ built bottom up, so assigning a module into a parent re-prefixes everything insi
 
 Scopes
 ------
-When a module is called while gradients are being recorded, each gate created during
-its ``forward`` is tagged with the module's qualified name: ``gate.scope`` (stored in
-the gate's ``__dict__``). The qualified name is the module's dotted name inside its
-outermost module (``0``, ``layers.1``), or its class name for the outermost module
-itself. The innermost module wins, so a graph drawing can cluster the gates of each
-layer. Set ``chainrule.nn.module.RECORD_SCOPES = False`` to skip this (it is cheap: a
-walk over the gates the call created); nothing is tagged under ``cr.no_grad()``.
+When a module is called while gradients are being recorded, the clock ticks of the
+start and the end of its ``forward`` are logged with the module's qualified name
+(``chainrule.autograd.record_scope``). Every gate takes a tick from the same clock, so
+the gates created during the call are exactly those whose ``seq`` falls inside that
+interval; ``chainrule.autograd.scope_resolver()`` maps a gate to the innermost such
+module, and graph drawings cluster each layer's gates that way. The qualified name is
+the module's dotted name inside its outermost module (``0``, ``layers.1``), or its class
+name for the outermost module itself. It costs one append per call and nothing per
+gate, and it survives backward. Set ``chainrule.nn.module.RECORD_SCOPES = False`` to
+skip it; nothing is logged under ``cr.no_grad()``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .. import _config
-from ..autograd import no_grad
+from ..autograd import no_grad, record_scope
 from ..errors import DtypeError
 from ..serialization import StateDictKeys, check_state_dict
 from ..tensor import Tensor, from_numpy
@@ -75,40 +78,6 @@ def _join(prefix: str, name: str) -> str:
     if not name:
         return prefix
     return prefix + "." + name
-
-
-def _tag_gates(out: Any, start: int, scope: str) -> None:
-    """Set ``gate.scope`` on every gate newer than ``start`` reachable from ``out``."""
-    if isinstance(out, Tensor):
-        c = out.creator
-        if c is None:
-            return
-        stack = [c]
-    elif isinstance(out, (tuple, list)):
-        stack = [t.creator for t in out if isinstance(t, Tensor) and t.creator is not None]
-    elif isinstance(out, dict):
-        stack = [t.creator for t in out.values()
-                 if isinstance(t, Tensor) and t.creator is not None]
-    else:
-        return
-    seen: set[int] = set()
-    while stack:
-        g = stack.pop()
-        seq = getattr(g, "seq", 0)
-        if seq <= start or id(g) in seen:
-            continue
-        seen.add(id(g))
-        d = getattr(g, "__dict__", None)
-        if d is not None and "scope" not in d:
-            d["scope"] = scope
-        ins = g.inputs
-        if ins is None:
-            continue
-        for t in ins:
-            if isinstance(t, Tensor):
-                c = t.creator
-                if c is not None:
-                    stack.append(c)
 
 
 class Parameter(Tensor):
@@ -172,7 +141,7 @@ class Module:
             out = self.forward(*args, **kwargs)
         finally:
             _SCOPE_STACK.pop()
-        _tag_gates(out, start, scope)
+        record_scope(start, next(_clock), scope)
         return out
 
     # ------------------------------------------------------------------ registration

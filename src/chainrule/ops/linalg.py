@@ -71,7 +71,10 @@ class Affine(Gate):
         self.w = w
         y = np.matmul(x, w)
         if b is not None:
-            y = y + b
+            if isinstance(y, np.ndarray) and y.dtype == np.result_type(y, b):
+                y += b      # y is fresh from matmul: add the bias in place
+            else:
+                y = y + b
         return y
 
     def backward(self, gy):

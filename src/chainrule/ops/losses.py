@@ -53,20 +53,23 @@ class SoftmaxCrossEntropy(Gate):
                 bad = t[(t < 0) | (t >= n_cls)].ravel()[0]
                 raise ValueError(f"SoftmaxCrossEntropy: class index {bad} is out of range for "
                                  f"{n_cls} classes (valid: 0..{n_cls - 1})")
-            self.onehot = np.eye(n_cls, dtype=x.dtype)[t]
+            onehot = np.zeros_like(logp)
+            np.put_along_axis(onehot, t[..., None], 1, axis=-1)
+            self.onehot = onehot
             self.soft = False
+            losses = -np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
         elif t.dtype.kind == "f":
             if t.shape != x.shape:
                 raise ShapeError(f"SoftmaxCrossEntropy: target probabilities of shape "
                                  f"{t.shape} do not match logits of shape {x.shape}")
             self.onehot = t
             self.soft = True
+            losses = -np.sum(t * logp, axis=-1)
         else:
             raise DtypeError(f"SoftmaxCrossEntropy: target must be class indices (int) or "
                              f"probabilities (float), got dtype {t.dtype}")
         self.logp = logp
         self.n = x.shape[0] if x.ndim == 2 else 1
-        losses = -np.sum(self.onehot * logp, axis=-1)
         if self.reduction == "none":
             return losses
         total = np.sum(losses)
