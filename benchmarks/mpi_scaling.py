@@ -15,9 +15,11 @@ Per global batch size it reports, from rank 0 (times are the slowest rank's):
 * ``s/epoch``: the median over the timed epochs (after 20 warm-up steps), from the
   best of ``--rounds`` interleaved launches; ``min-max``: its fastest and slowest;
 * ``speedup``: s/epoch on 1 process divided by s/epoch on P; ``efficiency`` = speedup/P;
-* ``no-comm s/epoch``: one epoch of the same work with the allreduce left out (the
-  ranks then drift apart; only the time matters): what P processes cost each other
-  by sharing the machine (memory bandwidth, caches), apart from communication;
+* ``no-comm s/epoch``: the same work with the allreduce left out (median of up to 3
+  epochs, run after the timed ones; the ranks then drift apart, only the time
+  matters): what splitting the batch gains before any communication; below half the
+  1-process time only if smaller local batches run as fast per sample and the
+  processes do not slow each other down (memory bandwidth, caches);
 * ``allreduce ms/step``: time inside ``allreduce_gradients`` during training, which
   includes waiting for the slowest rank to finish its backward pass;
 * ``bare allreduce ms``: the same call repeated back to back after a barrier: the
@@ -159,8 +161,11 @@ def _worker(args: argparse.Namespace) -> None:
             timed.append(slowest(seconds))
             comm_ms = dist.allreduce_mean(comm_s) / len(loader) * 1e3
         final_loss = dist.allreduce_mean(loss)
-        loader.set_epoch(args.epochs)
-        nocomm = slowest(epoch(False)[0])
+        nocomm_times = []
+        for e in range(min(args.epochs, 3)):
+            loader.set_epoch(args.epochs + e)
+            nocomm_times.append(slowest(epoch(False)[0]))
+        nocomm = statistics.median(nocomm_times)
         dist.barrier()
         t = time.perf_counter()
         for _ in range(BARE_CALLS):
@@ -184,7 +189,8 @@ def _worker(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------------- driver
 def _launch(procs: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    mpiexec = shutil.which("mpiexec")
+    mpiexec = shutil.which("mpiexec") or shutil.which(
+        "mpiexec", path=str(Path(sys.executable).parent))
     if mpiexec is None:
         raise SystemExit("mpi_scaling.py: mpiexec is not on PATH; pip install mpi4py mpich")
     env = dict(os.environ)

@@ -9,8 +9,8 @@ Modes
     missing gradients and two dtypes, broadcasts, sharding, the errors raised when the
     ranks disagree). Each rank writes ``collectives-rank<r>.npz``.
 ``train``
-    Three short data-parallel trainings of a small float64 MLP whose initial weights
-    differ per rank until broadcast: a hand-written loop with
+    Three short data-parallel trainings (on 2 or 3 ranks) of a small float64 MLP
+    whose initial weights differ per rank until broadcast: a hand-written loop with
     ``allreduce_gradients`` (SGD with momentum), ``Trainer`` with
     ``DistributedOptimizer`` (Adam), and ``DataParallel`` (SGD, Nesterov). Each rank
     writes its final weights to ``train-rank<r>.npz``. The test compares them across
@@ -38,8 +38,8 @@ import chainrule as cr  # noqa: E402
 from chainrule import nn, optim  # noqa: E402
 from chainrule.data import ArrayDataset, DataLoader  # noqa: E402
 
-N_SAMPLES = 50        # even: every rank gets 25 samples, no padding
-LOCAL_BATCH = 6       # global batch 12 on two ranks: batches 12, 12, 12, 12, 2
+N_SAMPLES = 54        # a multiple of 2 and 3: equal shards without padding
+LOCAL_BATCH = 6       # 2 ranks: global batches 12, 12, 12, 12, 6; 3 ranks: 18, 18, 18
 DATA_SEED = 11
 INIT_SEED = 100       # rank r initialises with INIT_SEED + r; rank 0's weights win
 EPOCHS = 2
@@ -47,7 +47,7 @@ RUNS = ("loop_sgd", "trainer_adam", "dataparallel_nesterov")
 
 
 def make_dataset() -> ArrayDataset:
-    """50 samples, 6 features, 3 classes (labels from a random linear rule)."""
+    """54 samples, 6 features, 3 classes (labels from a random linear rule)."""
     rng = np.random.default_rng(1234)
     x = rng.standard_normal((N_SAMPLES, 6))
     w = rng.standard_normal((6, 3))
@@ -83,12 +83,14 @@ def _loop(model: nn.Module, opt: Any, loader: Any, after_backward: Any = None) -
             opt.step()
 
 
-def reference(run: str) -> dict[str, np.ndarray]:
-    """The same training in one process, on the global batches (no MPI involved)."""
+def reference(run: str, world_size: int) -> dict[str, np.ndarray]:
+    """The same training in one process, on the global batches of ``world_size``
+    ranks (no MPI involved)."""
     from chainrule.train import Trainer
     model = make_model(INIT_SEED)
     opt = make_optimizer(run, model.parameters())
-    loader = DataLoader(make_dataset(), LOCAL_BATCH * 2, shuffle=True, seed=DATA_SEED)
+    loader = DataLoader(make_dataset(), LOCAL_BATCH * world_size, shuffle=True,
+                        seed=DATA_SEED)
     if run == "trainer_adam":
         Trainer(model, nn.SoftmaxCrossEntropy(), opt, loader).fit(EPOCHS)
     else:

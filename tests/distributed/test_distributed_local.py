@@ -350,3 +350,21 @@ def test_data_parallel_delegates(world: object) -> None:
     dp.check_synchronized()
     with pytest.raises(TypeError, match=r"expected a chainrule\.nn\.Module"):
         dist.DataParallel(42)
+
+
+def test_explicit_communicator(world: object) -> None:
+    from mpi4py import MPI
+    sub = MPI.COMM_WORLD.Split(color=0, key=0)        # a communicator of its own
+    try:
+        p = cr.tensor(np.zeros(2), requires_grad=True)
+        p.grad = cr.tensor([1.0, 2.0])
+        dist.allreduce_gradients([p], comm=sub)
+        np.testing.assert_array_equal(p.grad.data, [1.0, 2.0])
+        assert dist.allreduce_sum(3.0, comm=sub) == 3.0
+        assert dist.rank(sub) == 0 and dist.world_size(sub) == 1
+        lo = dist.DistributedDataLoader(_dataset(6), 2, comm=sub)
+        assert lo.world_size == 1 and len(lo) == 3
+        with pytest.raises(TypeError, match="intracommunicator"):
+            dist.allreduce_sum(1.0, comm="not a communicator")
+    finally:
+        sub.Free()

@@ -24,7 +24,8 @@ import chainrule as cr
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_worker.py"
 SRC = HERE.parents[1] / "src"
-MPIEXEC = shutil.which("mpiexec")
+# PATH first, then next to this Python (where the mpich wheel puts it, venv or not)
+MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
 HAVE_MPI4PY = importlib.util.find_spec("mpi4py") is not None
 
 pytestmark = [
@@ -48,11 +49,17 @@ def _worker_module() -> ModuleType:
 
 def mpirun(n: int, *args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
     """Run the worker on ``n`` ranks; kill the whole job if it does not finish in time."""
+    return mpirun_script(n, WORKER, *args, timeout=timeout)
+
+
+def mpirun_script(n: int, script: Path, *args: str, timeout: float = TIMEOUT
+                  ) -> subprocess.CompletedProcess:
+    """``mpiexec -n n python script args...``, killed with its process group on timeout."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = "1"        # one BLAS thread per rank: n ranks on n cores
-    cmd = [str(MPIEXEC), "-n", str(n), sys.executable, str(WORKER), *args]
+    cmd = [str(MPIEXEC), "-n", str(n), sys.executable, str(script), *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, start_new_session=True)
     try:
@@ -85,35 +92,48 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- (a) + (b) training
-@pytest.mark.parametrize("run", ["loop_sgd", "trainer_adam", "dataparallel_nesterov"])
-def test_ranks_end_bit_identical(trained: list[dict], run: str) -> None:
-    a, b = trained[0][run], trained[1][run]
-    assert a.keys() == b.keys() and len(a) == 4
-    for k in a:
-        assert a[k].dtype == np.float64
-        np.testing.assert_array_equal(a[k], b[k], err_msg=f"{run}: {k} differs between ranks")
+RUNS = ["loop_sgd", "trainer_adam", "dataparallel_nesterov"]
 
 
-@pytest.mark.parametrize("run", ["loop_sgd", "trainer_adam", "dataparallel_nesterov"])
-def test_equals_one_process_on_the_global_batch(trained: list[dict], run: str) -> None:
-    w = _worker_module()
-    ref = w.reference(run)
+def _check_training(trained: list[dict], run: str) -> None:
+    """(a) every rank ends with the same bits; (b) = the one-process run on the union."""
+    world = len(trained)
+    ref = _worker_module().reference(run, world)
+    for r in range(1, world):
+        assert trained[r][run].keys() == trained[0][run].keys()
+        for k, v in trained[0][run].items():
+            assert v.dtype == np.float64
+            np.testing.assert_array_equal(trained[r][run][k], v,
+                                          err_msg=f"{run}: {k} differs on rank {r}")
+    # 54 samples: 2 ranks -> 5 steps per epoch (global 12 x 4 + 6); 3 ranks -> 3 (18 x 3)
+    assert int(trained[0][f"{run}/steps"]) == {2: 10, 3: 6}[world]
     got = trained[0][run]
-    # 2 epochs of 5 steps each (global batches 12, 12, 12, 12, 2)
-    assert int(trained[0][f"{run}/steps"]) == 10
     moved = 0.0
     for k, v in ref.items():
         np.testing.assert_allclose(got[k], v, rtol=1e-12, atol=1e-13,
                                    err_msg=f"{run}: {k} differs from the 1-process run")
-        moved = max(moved, float(np.abs(v - trained[0][f"{run}/init_before_broadcast"][k])
-                                 .max()))
+        start = trained[0][f"{run}/init_before_broadcast"][k]
+        moved = max(moved, float(np.abs(v - start).max()))
     assert moved > 0.05   # the runs really trained (weights moved from their start)
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_two_ranks_train_like_one_process(trained: list[dict], run: str) -> None:
+    _check_training(trained, run)
 
 
 def test_ranks_started_different_and_were_broadcast(trained: list[dict]) -> None:
     init0 = trained[0]["loop_sgd/init_before_broadcast"]
     init1 = trained[1]["loop_sgd/init_before_broadcast"]
     assert not np.array_equal(init0["0.weight"], init1["0.weight"])
+
+
+def test_three_ranks_train_like_one_process(tmp_path: Path) -> None:
+    """An odd number of ranks (oversubscribed on a 2-core machine)."""
+    _ok(mpirun(3, "train", str(tmp_path)))
+    trained = [cr.load(tmp_path / f"train-rank{r}.npz") for r in range(3)]
+    for run in RUNS:
+        _check_training(trained, run)
 
 
 # ---------------------------------------------------------------------- (c) known values
@@ -183,7 +203,7 @@ def test_sharding_from_the_world(collectives: list[dict]) -> None:
 def test_disagreements_raise_on_every_rank(collectives: list[dict]) -> None:
     for r, res in enumerate(collectives):
         assert res["err_layout"].startswith("DistributedError: allreduce_gradients")
-        assert f"w ({2 + r},) float64" in res["err_layout"]
+        assert f"Rank {r} has [w ({2 + r},) float64]" in res["err_layout"]
         assert res["err_bcast_layout"].startswith("DistributedError: broadcast_parameters")
         assert res["err_sync"].startswith("DistributedError: check_synchronized: 1 of 2")
         assert "bias" in res["err_sync"]
@@ -198,3 +218,22 @@ def test_uncaught_exception_aborts_the_job_instead_of_hanging(tmp_path: Path) ->
     assert result.returncode != 0
     assert "deliberate failure on rank 1" in result.stderr
     assert "aborting all ranks" in result.stderr
+
+
+def test_example_trains_and_rank0_saves(tmp_path: Path) -> None:
+    example = HERE.parents[1] / "examples" / "mpi_train.py"
+    ck = tmp_path / "out" / "model.npz"
+    result = mpirun_script(2, example, "--epochs", "2", "--hidden", "32",
+                           "--checkpoint", str(ck))
+    _ok(result)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("2 rank(s); global batch 64 = 2 x 32; 63 steps per epoch")
+    assert lines[1].split()[:3] == ["epoch", "train", "loss"]
+    rows = [ln.split() for ln in lines[2:] if not ln.startswith("saved")]
+    assert [r[0] for r in rows] == ["1", "2"]          # printed once (rank 0 only)
+    assert float(rows[1][1]) < float(rows[0][1])       # training loss went down
+    assert float(rows[1][4].rstrip("%")) > 80.0        # test accuracy, whole test set
+    assert lines[-1] == f"saved {ck} (rank 0 only)"
+    saved = cr.load(ck)
+    assert saved["world_size"] == 2 and saved["epochs"] == 2
+    assert saved["model"]["0.weight"].shape == (784, 32)
