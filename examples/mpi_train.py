@@ -19,8 +19,9 @@ Run from the repository root (needs ``pip install "chainrule[mpi]"`` or
     python examples/mpi_train.py                           # a world of one process
 
 Both take the same steps and print (nearly) the same numbers: float32 sums in a
-different order round differently. Set ``OPENBLAS_NUM_THREADS=1`` when there are as
-many ranks as cores, so the ranks do not fight over the cores. This network is small:
+different order round differently. The script sets ``OPENBLAS_NUM_THREADS=1`` (and
+the OpenMP/MKL equivalents) unless they are already set, so that two ranks on two
+cores do not fight over them. This network is small:
 on two cores, the time saved by splitting each batch is about what the per-step
 allreduce costs; ``benchmarks/mpi_scaling.py`` measures where it pays.
 """
@@ -28,11 +29,17 @@ allreduce costs; ``benchmarks/mpi_scaling.py`` measures where it pays.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread per rank (one rank per core), unless the environment says otherwise;
+# this must happen before NumPy is imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 try:
     import chainrule as cr
@@ -40,9 +47,9 @@ except ImportError:  # running from a source checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     import chainrule as cr
 
-import chainrule.distributed as dist
-from chainrule import nn, optim
-from chainrule.data import ArrayDataset, MNISTSample
+import chainrule.distributed as dist  # noqa: E402
+from chainrule import nn, optim  # noqa: E402
+from chainrule.data import ArrayDataset, MNISTSample  # noqa: E402
 
 
 def build_model(hidden: int) -> nn.Module:
