@@ -336,24 +336,33 @@ _DIGESTS: dict[tuple[Any, ...], int] = {}
 
 
 def _agree_on_layout(c: Any, layout: list[tuple[str, tuple[int, ...], np.dtype]],
-                     where: str) -> None:
-    """Cheap per-call form of :func:`_check_same_layout`: one 2-integer ``MPI_Allreduce``.
+                     where: str, local_error: Exception | None = None) -> None:
+    """Cheap per-call form of :func:`_check_same_layout`: one 3-integer ``MPI_Allreduce``.
 
-    Each rank contributes ``(h, -h)`` for a 62-bit digest ``h`` of its shapes and dtypes,
-    reduced with MAX: every rank learns ``(max h, -min h)`` and so, identically on all
-    ranks, whether they agree. Only then is the detailed (pickling) check run, by all.
+    Each rank contributes ``(h, -h, e)`` for a 60-bit digest ``h`` of its shapes and
+    dtypes and ``e = 1`` if it found a local problem (``local_error``), reduced with
+    MAX: every rank learns ``(max h, -min h, any e)`` and so, identically on all ranks,
+    whether to go on. Only then is the detailed (pickling) check run, by all, or the
+    error raised, by all; no rank is left waiting in a collective the others skipped.
     """
     if c.Get_size() == 1:
+        if local_error is not None:
+            raise local_error
         return
     key = tuple((s, d.str) for _, s, d in layout)
     h = _DIGESTS.get(key)
     if h is None:
-        h = int(_layout_digest((s, d) for _, s, d in layout)[:15], 16) & ((1 << 60) - 1)
+        h = int(_layout_digest((s, d) for _, s, d in layout)[:15], 16)
         _DIGESTS[key] = h
-    probe = np.array([h, -h], dtype=np.int64)
+    probe = np.array([h, -h, local_error is not None], dtype=np.int64)
     c.Allreduce(_MPI.IN_PLACE, probe, op=_MPI.MAX)
     if probe[0] != -probe[1]:
         _check_same_layout(c, layout, where)
+    if local_error is not None:
+        raise local_error
+    if probe[2]:
+        raise DistributedError(f"{where}: another rank found a bad gradient (it raised "
+                               f"the details); nothing was exchanged")
 
 
 def _group_by_dtype(layout: list[tuple[Any, tuple[int, ...], np.dtype]]
@@ -451,43 +460,48 @@ def allreduce_gradients(params: Any, average: bool = True, *, comm: Any = None) 
     a one-process run on the global batch would. The buffer carries one counter per
     parameter for this, so no extra message is sent and no rank can be left waiting.
 
-    Before the data is sent, one tiny ``MPI_Allreduce`` (two integers) checks that
-    every rank has the same list of shapes and dtypes; if not, every rank raises
-    :class:`DistributedError` (saying which ranks differ) instead of exchanging
-    mismatched buffers or waiting forever.
+    Before the data is sent, one tiny ``MPI_Allreduce`` (three integers) checks that
+    every rank has the same list of shapes and dtypes and that no rank has a gradient
+    of the wrong shape or dtype; if not, every rank raises (:class:`DistributedError`
+    saying which ranks differ, or the rank at fault its ``ShapeError``/``DtypeError``)
+    instead of exchanging mismatched buffers or waiting forever.
     """
     c = get_comm(comm)
     where = "allreduce_gradients"
     items = [(n, t) for n, t in _tensors_of(params, where, with_buffers=False)
              if isinstance(t, Tensor) and t.requires_grad]
     layout = [(name, t.data.shape, t.data.dtype) for name, t in items]
-    _agree_on_layout(c, layout, where)
+    grads: list[np.ndarray | None] = []
+    problem: Exception | None = None
+    for name, p in items:
+        g = p.grad
+        ga = None if g is None else (g.data if isinstance(g, Tensor) else np.asarray(g))
+        grads.append(ga)
+        if ga is None or problem is not None:
+            continue
+        if ga.shape != p.data.shape:
+            problem = ShapeError(f"{where}: the gradient of {name!r} has shape {ga.shape} "
+                                 f"but the parameter has shape {p.data.shape}")
+        elif not np.can_cast(ga.dtype, p.data.dtype, casting="same_kind"):
+            problem = DtypeError(f"{where}: the gradient of {name!r} has dtype {ga.dtype}, "
+                                 f"which cannot be cast to the parameter's {p.data.dtype}")
+    _agree_on_layout(c, layout, where, problem)   # raises on every rank if anything is off
     size = c.Get_size()
     for dt, idx in _group_by_dtype(layout).items():
         sizes = [items[i][1].data.size for i in idx]
         total = sum(sizes)
-        k = len(idx)
-        buf = _flat_buffer(dt, total + k)       # gradients, then one counter each
+        buf = _flat_buffer(dt, total + len(idx))     # gradients, then one counter each
         off = 0
         for j, (i, n) in enumerate(zip(idx, sizes)):
-            name, p = items[i]
             view = buf[off:off + n]
             off += n
-            g = p.grad
-            if g is None:
+            ga = grads[i]
+            if ga is None:
                 view.fill(0)
                 buf[total + j] = 0
-                continue
-            ga = g.data if isinstance(g, Tensor) else np.asarray(g)
-            if ga.shape != p.data.shape:
-                raise ShapeError(f"{where}: the gradient of {name!r} has shape {ga.shape} "
-                                 f"but the parameter has shape {p.data.shape}")
-            try:
-                np.copyto(view.reshape(p.data.shape), ga, casting="same_kind")
-            except TypeError as e:
-                raise DtypeError(f"{where}: the gradient of {name!r} has dtype {ga.dtype}, "
-                                 f"which cannot be cast to the parameter's {dt}") from e
-            buf[total + j] = 1
+            else:
+                np.copyto(view.reshape(ga.shape), ga, casting="same_kind")
+                buf[total + j] = 1
         if size > 1:
             c.Allreduce(_MPI.IN_PLACE, buf, op=_MPI.SUM)
         if average and size > 1:

@@ -205,6 +205,9 @@ def run_collectives(out: Path) -> None:
     bad[0].grad = cr.tensor(np.ones(2 + r))
     res["err_layout"] = _error_text(lambda: dist.allreduce_gradients(bad))
     res["err_bcast_layout"] = _error_text(lambda: dist.broadcast_parameters(bad))
+    q = cr.tensor(np.zeros(3), requires_grad=True, name="q")
+    q.grad = cr.tensor(np.ones(4 if r == 1 else 3))          # wrong shape on rank 1 only
+    res["err_bad_grad"] = _error_text(lambda: dist.allreduce_gradients([q]))
     drift = nn.Linear(2, 2)
     with cr.no_grad():
         drift.weight.data[...] = 0.0

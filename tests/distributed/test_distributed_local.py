@@ -218,6 +218,10 @@ def test_allreduce_gradients_world_of_one(world: object) -> None:
     a.grad = cr.tensor(np.ones(3))
     with pytest.raises(cr.ShapeError, match=r"has shape \(3,\) but the parameter has shape"):
         dist.allreduce_gradients([a])
+    a.grad = cr.tensor(np.ones((2, 2), dtype=np.complex128))
+    with pytest.raises(cr.DtypeError, match="complex128, which cannot be cast to the "
+                                            "parameter's float32"):
+        dist.allreduce_gradients([a])
     with pytest.raises(TypeError, match="expected a module or an iterable of tensors"):
         dist.allreduce_gradients({"a": a})
     with pytest.raises(TypeError, match="item 1 is a str"):

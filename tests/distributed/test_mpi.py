@@ -205,6 +205,11 @@ def test_disagreements_raise_on_every_rank(collectives: list[dict]) -> None:
         assert res["err_layout"].startswith("DistributedError: allreduce_gradients")
         assert f"Rank {r} has [w ({2 + r},) float64]" in res["err_layout"]
         assert res["err_bcast_layout"].startswith("DistributedError: broadcast_parameters")
+        assert res["err_bad_grad"] == (
+            "ShapeError: allreduce_gradients: the gradient of 'q' has shape (4,) but the "
+            "parameter has shape (3,)" if r == 1 else
+            "DistributedError: allreduce_gradients: another rank found a bad gradient (it "
+            "raised the details); nothing was exchanged")
         assert res["err_sync"].startswith("DistributedError: check_synchronized: 1 of 2")
         assert "bias" in res["err_sync"]
         assert res["err_loader"].startswith("DistributedError: DistributedDataLoader")
