@@ -28,6 +28,8 @@ import subprocess
 import sys
 from typing import Any
 
+from ._args import positive_int
+
 _REEXEC_MARK = "_CHAINRULE_BENCH_REEXEC"
 
 #: (normal, --quick) settings of the compact benchmarks.
@@ -38,14 +40,6 @@ MLP_BLOCK = (10, 5)
 MLP_WARMUP = (20, 5)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
 
 
 def register(subparsers: Any) -> None:
@@ -60,7 +54,7 @@ def register(subparsers: Any) -> None:
                    help=f"fewer timed runs: chain {CHAIN_REPEATS[1]} runs instead of "
                         f"{CHAIN_REPEATS[0]}, mlp {MLP_ROUNDS[1]} rounds of "
                         f"{MLP_BLOCK[1]} steps instead of {MLP_ROUNDS[0]} of {MLP_BLOCK[0]}")
-    p.add_argument("--rounds", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--rounds", type=positive_int, default=None, metavar="N",
                    help="timed runs per implementation (chain) / round-robin rounds (mlp)")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     p.add_argument("--machine-blas", action="store_true",

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ._args import non_negative_int, positive_float, positive_int
+
 _EPILOG = """\
 examples:
   chainrule gradcheck                         every gate, first and second order
@@ -35,34 +37,10 @@ An element passes when |backprop - numerical| <= atol + rtol * |numerical|.
 """
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return v
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
 
 
-def _int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
 
 
 def register(subparsers: Any) -> None:
@@ -75,14 +53,14 @@ def register(subparsers: Any) -> None:
                    help="check only this gate (class name, e.g. Mul or relu; repeatable)")
     p.add_argument("--second-order", action=argparse.BooleanOptionalAction, default=True,
                    help="also check second derivatives with gradgradcheck (default: yes)")
-    p.add_argument("--seed", type=_int, default=0,
+    p.add_argument("--seed", type=non_negative_int, default=0,
                    help="added to each case's fixed seed (default 0: the test suite's "
                         "inputs)")
-    p.add_argument("--eps", type=_positive_float, default=None,
+    p.add_argument("--eps", type=positive_float, default=None,
                    help="central-difference step (default 1e-6)")
-    p.add_argument("--atol", type=_positive_float, default=None,
+    p.add_argument("--atol", type=positive_float, default=None,
                    help="absolute tolerance (default 1e-5)")
-    p.add_argument("--rtol", type=_positive_float, default=None,
+    p.add_argument("--rtol", type=positive_float, default=None,
                    help="relative tolerance (default 1e-3)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="one row per case instead of one per gate")
@@ -90,11 +68,11 @@ def register(subparsers: Any) -> None:
     m.add_argument("--model", action="store_true",
                    help="also check the seeds' two-layer net and print the mean "
                         "|backprop - numerical| per parameter")
-    m.add_argument("--model-sizes", type=_positive_int, nargs=3, default=[784, 50, 10],
+    m.add_argument("--model-sizes", type=positive_int, nargs=3, default=[784, 50, 10],
                    metavar=("IN", "HIDDEN", "OUT"),
                    help="layer sizes of the net (default 784 50 10, the book's; the "
                         "numerical gradient costs two forward passes per parameter)")
-    m.add_argument("--model-samples", type=_positive_int, default=3, metavar="N",
+    m.add_argument("--model-samples", type=positive_int, default=3, metavar="N",
                    help="random samples in the batch (default 3, the book's)")
     p.set_defaults(func=run)
 

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ._args import fraction, non_negative_float, non_negative_int, positive_float, positive_int
+
 #: Defaults of every option that shapes the run (``None`` in argparse means "not
 #: given", so that ``--resume`` can tell what the user asked to change).
 DEFAULTS: dict[str, Any] = {
@@ -55,54 +57,14 @@ FILES = ("config.json", "metrics.csv", "checkpoint.npz", "curves.png", "confusio
          "samples.png")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return v
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return v
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return v
 
 
 def register(subparsers: Any) -> None:
@@ -125,18 +87,18 @@ def register(subparsers: Any) -> None:
                            "Fashion-MNIST is also found in /usr/share/datasets)")
     data.add_argument("--download", action="store_true",
                       help="download missing dataset files (SHA-256 checked)")
-    data.add_argument("--shift", type=_non_negative_int, default=None, metavar="PIXELS",
+    data.add_argument("--shift", type=non_negative_int, default=None, metavar="PIXELS",
                       help="augment training images with random shifts of up to PIXELS "
                            "(default: 2 on the 4,000-image MNIST sample, where it is worth "
                            "about 3 points of test accuracy; 0 on the 60,000-image "
                            "datasets)")
     model = p.add_argument_group("model")
-    model.add_argument("--hidden", type=_positive_int, nargs="+", default=None,
+    model.add_argument("--hidden", type=positive_int, nargs="+", default=None,
                        metavar="N", help=f"hidden layer sizes (default "
                                          f"{' '.join(map(str, d['hidden']))})")
     model.add_argument("--activation", choices=ACTIVATIONS, default=None,
                        help=f"activation of the hidden layers (default {d['activation']})")
-    model.add_argument("--dropout", type=_fraction, default=None, metavar="P",
+    model.add_argument("--dropout", type=fraction, default=None, metavar="P",
                        help=f"dropout after each hidden layer (default {d['dropout']})")
     model.add_argument("--dtype", choices=("float32", "float64"), default=None,
                        help=f"dtype of weights and data (default {d['dtype']})")
@@ -145,22 +107,22 @@ def register(subparsers: Any) -> None:
     opt.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                      help=f"update rule (default {d['optimizer']}; momentum/nesterov are "
                           f"SGD with momentum 0.9)")
-    opt.add_argument("--lr", type=_positive_float, default=None,
+    opt.add_argument("--lr", type=positive_float, default=None,
                      help=f"learning rate (default per optimizer: {lrs})")
     opt.add_argument("--lr-schedule", choices=("cosine", "step", "none"), default=None,
                      help=f"learning-rate schedule over the epochs (default "
                           f"{d['lr_schedule']}; step: x0.1 after each third of the epochs)")
-    opt.add_argument("--weight-decay", type=_non_negative_float, default=None,
+    opt.add_argument("--weight-decay", type=non_negative_float, default=None,
                      metavar="WD", help="L2 weight decay (default 0; adamw: 0.01)")
-    opt.add_argument("--epochs", type=_non_negative_int, default=None,
+    opt.add_argument("--epochs", type=non_negative_int, default=None,
                      help=f"number of epochs (default {d['epochs']}; with --resume: the "
                           f"total to reach)")
-    opt.add_argument("--batch-size", type=_positive_int, default=None,
+    opt.add_argument("--batch-size", type=positive_int, default=None,
                      help=f"minibatch size (default {d['batch_size']})")
-    opt.add_argument("--seed", type=_non_negative_int, default=None,
+    opt.add_argument("--seed", type=non_negative_int, default=None,
                      help=f"random seed of weights, shuffling and augmentation (default "
                           f"{d['seed']})")
-    opt.add_argument("--threads", type=_non_negative_int, default=None,
+    opt.add_argument("--threads", type=non_negative_int, default=None,
                      help=f"BLAS threads for the matrix products (default {d['threads']}: "
                           f"an MLP's products are small, and on a busy machine extra BLAS "
                           f"threads waiting for a core slow training down many times; 0 "

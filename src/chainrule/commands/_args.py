@@ -1,0 +1,52 @@
+"""Argument types shared by the subcommands: numbers checked at parse time.
+
+Each returns the parsed value or raises ``argparse.ArgumentTypeError`` with a message
+that says what was expected and what was given (argparse prints it with the option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T", int, float)
+
+
+def _checked(text: str, convert: Callable[[str], T], ok: Callable[[T], bool],
+             expected: str, expected_finite: str | None = None) -> T:
+    try:
+        v = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(v):
+        raise argparse.ArgumentTypeError(f"expected {expected_finite or expected}, got {text}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    return _checked(text, int, lambda v: v >= 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0."""
+    return _checked(text, int, lambda v: v >= 0, "an integer >= 0")
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    return _checked(text, float, lambda v: math.isfinite(v) and v > 0,
+                    "a number > 0", "a finite number > 0")
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    return _checked(text, float, lambda v: math.isfinite(v) and v >= 0,
+                    "a number >= 0", "a finite number >= 0")
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1) (a probability such as a dropout rate)."""
+    return _checked(text, float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
