@@ -438,8 +438,17 @@ def mlp_pytorch(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl 
     return Impl("pytorch", step, weights)
 
 
-def mlp_numpy(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
-    """Hand-written forward and backward with every buffer allocated once."""
+def mlp_numpy(params: list[np.ndarray], x: np.ndarray, t: np.ndarray,
+              tuned: bool = False) -> Impl:
+    """Hand-written forward and backward with every buffer allocated once.
+
+    ``tuned=True`` writes the ReLU for NumPy's fast loops: ``np.maximum(z, 0)`` with a
+    Python scalar takes a loop about 5x slower than with a zero *array* of the same
+    shape (measured here: ~10-19 us vs ~2-4 us for 128x256 float32), and
+    ``grad * bool_mask`` needs a cast that ``grad * float_mask`` does not (~5 us vs
+    ~2 us). So the tuned variant keeps a zero array and float masks; everything else is
+    the same.
+    """
     w1, b1, w2, b2, w3, b3 = (p.copy() for p in params)
     n = x.shape[0]
     f32 = np.float32
@@ -450,14 +459,12 @@ def mlp_numpy(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
     s = np.empty((n, 1), f32)
     g1 = np.empty((n, 256), f32)
     g2 = np.empty((n, 256), f32)
-    mask1 = np.empty((n, 256), bool)
-    mask2 = np.empty((n, 256), bool)
-    dw1 = np.empty_like(w1)
-    dw2 = np.empty_like(w2)
-    dw3 = np.empty_like(w3)
-    db1 = np.empty_like(b1)
-    db2 = np.empty_like(b2)
-    db3 = np.empty_like(b3)
+    mask1 = np.empty((n, 256), f32 if tuned else bool)
+    mask2 = np.empty((n, 256), f32 if tuned else bool)
+    zero: np.ndarray | int = np.zeros((n, 256), f32) if tuned else 0
+    casting = "unsafe" if tuned else "same_kind"      # tuned masks hold 1.0 / 0.0
+    dw1, dw2, dw3 = np.empty_like(w1), np.empty_like(w2), np.empty_like(w3)
+    db1, db2, db3 = np.empty_like(b1), np.empty_like(b2), np.empty_like(b3)
     rows = np.arange(n)
     inv_n = f32(1.0 / n)
     lr = f32(MLP_LR)
@@ -466,12 +473,12 @@ def mlp_numpy(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
         # forward: z = x.W + b, a = relu(z) in place
         np.matmul(x, w1, out=z1)
         np.add(z1, b1, out=z1)
-        np.greater(z1, 0, out=mask1)
-        np.maximum(z1, 0, out=z1)
+        np.greater(z1, 0, out=mask1, casting=casting)
+        np.maximum(z1, zero, out=z1)
         np.matmul(z1, w2, out=z2)
         np.add(z2, b2, out=z2)
-        np.greater(z2, 0, out=mask2)
-        np.maximum(z2, 0, out=z2)
+        np.greater(z2, 0, out=mask2, casting=casting)
+        np.maximum(z2, zero, out=z2)
         np.matmul(z2, w3, out=z3)
         np.add(z3, b3, out=z3)
         # softmax cross-entropy: z3 becomes the probabilities
@@ -500,72 +507,12 @@ def mlp_numpy(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
             np.subtract(p, g, out=p)
         return loss
 
-    return Impl("numpy", step, lambda: [w1, b1, w2, b2, w3, b3])
+    return Impl("numpy tuned" if tuned else "numpy", step, lambda: [w1, b1, w2, b2, w3, b3])
 
 
 def mlp_numpy_tuned(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
-    """:func:`mlp_numpy` with the ReLU written for NumPy's fast loops.
-
-    ``np.maximum(z, 0)`` with a Python scalar takes a loop about 5x slower than with a
-    zero *array* of the same shape (measured here: ~10-19 us vs ~2-4 us for 128x256
-    float32), and ``grad * bool_mask`` needs a cast that ``grad * float_mask`` does not
-    (~5 us vs ~2 us). This variant keeps a zero array and float masks; everything else
-    is the same as ``numpy``.
-    """
-    w1, b1, w2, b2, w3, b3 = mlp_numpy(params, x, t).weights()
-    n = x.shape[0]
-    f32 = np.float32
-    z1 = np.empty((n, 256), f32)
-    z2 = np.empty((n, 256), f32)
-    z3 = np.empty((n, 10), f32)
-    zero = np.zeros((n, 256), f32)
-    m = np.empty((n, 1), f32)
-    s = np.empty((n, 1), f32)
-    g1 = np.empty((n, 256), f32)
-    g2 = np.empty((n, 256), f32)
-    mask1 = np.empty((n, 256), f32)
-    mask2 = np.empty((n, 256), f32)
-    dw1, dw2, dw3 = np.empty_like(w1), np.empty_like(w2), np.empty_like(w3)
-    db1, db2, db3 = np.empty_like(b1), np.empty_like(b2), np.empty_like(b3)
-    rows = np.arange(n)
-    inv_n = f32(1.0 / n)
-    lr = f32(MLP_LR)
-
-    def step() -> float:
-        np.matmul(x, w1, out=z1)
-        np.add(z1, b1, out=z1)
-        np.greater(z1, 0, out=mask1, casting="unsafe")    # 1.0 / 0.0
-        np.maximum(z1, zero, out=z1)
-        np.matmul(z1, w2, out=z2)
-        np.add(z2, b2, out=z2)
-        np.greater(z2, 0, out=mask2, casting="unsafe")
-        np.maximum(z2, zero, out=z2)
-        np.matmul(z2, w3, out=z3)
-        np.add(z3, b3, out=z3)
-        np.max(z3, axis=1, keepdims=True, out=m)
-        np.subtract(z3, m, out=z3)
-        np.exp(z3, out=z3)
-        np.sum(z3, axis=1, keepdims=True, out=s)
-        np.divide(z3, s, out=z3)
-        loss = -float(np.mean(np.log(z3[rows, t])))
-        z3[rows, t] -= 1
-        np.multiply(z3, inv_n, out=z3)
-        np.matmul(z2.T, z3, out=dw3)
-        np.sum(z3, axis=0, out=db3)
-        np.matmul(z3, w3.T, out=g2)
-        np.multiply(g2, mask2, out=g2)
-        np.matmul(z1.T, g2, out=dw2)
-        np.sum(g2, axis=0, out=db2)
-        np.matmul(g2, w2.T, out=g1)
-        np.multiply(g1, mask1, out=g1)
-        np.matmul(x.T, g1, out=dw1)
-        np.sum(g1, axis=0, out=db1)
-        for p, g in ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2), (w3, dw3), (b3, db3)):
-            np.multiply(g, lr, out=g)
-            np.subtract(p, g, out=p)
-        return loss
-
-    return Impl("numpy tuned", step, lambda: [w1, b1, w2, b2, w3, b3])
+    """:func:`mlp_numpy` with ``tuned=True`` (the ReLU written for NumPy's fast loops)."""
+    return mlp_numpy(params, x, t, tuned=True)
 
 
 def mlp_matmuls(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
