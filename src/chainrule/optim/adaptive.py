@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_grad, _check_number
+from .optimizer import Optimizer, _check_number
 
 __all__ = ["Adagrad", "Adam", "AdamW", "RMSprop"]
 
@@ -51,24 +51,14 @@ class Adagrad(Optimizer):
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
         wd = group["weight_decay"]
         scratch = self._scratch
-        for p in group["params"]:
-            gt = p.grad
-            if gt is None:
-                continue
-            d = p.data
-            g = gt.data
-            if g.shape != d.shape:
-                _check_grad(self, p, g)
+        for p, d, g in self._with_grads(group):
             st = self._state_for(p)
             if not st:
                 st["step"] = 0
                 st["sum"] = np.full_like(d, group["initial_accumulator_value"])
             st["step"] += 1
             if wd:
-                buf = scratch(d, 1)
-                np.multiply(d, wd, out=buf)
-                np.add(buf, g, out=buf)
-                g = buf
+                g = self._plus_weight_decay(d, g, wd)
             clr = lr / (1 + (st["step"] - 1) * lr_decay)
             h = st["sum"]
             tmp = scratch(d, 0)
@@ -114,14 +104,7 @@ class RMSprop(Optimizer):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         wd, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
         scratch = self._scratch
-        for p in group["params"]:
-            gt = p.grad
-            if gt is None:
-                continue
-            d = p.data
-            g = gt.data
-            if g.shape != d.shape:
-                _check_grad(self, p, g)
+        for p, d, g in self._with_grads(group):
             st = self._state_for(p)
             if not st:
                 st["step"] = 0
@@ -132,10 +115,7 @@ class RMSprop(Optimizer):
                     st["grad_avg"] = np.zeros_like(d)
             st["step"] += 1
             if wd:
-                buf = scratch(d, 1)
-                np.multiply(d, wd, out=buf)
-                np.add(buf, g, out=buf)
-                g = buf
+                g = self._plus_weight_decay(d, g, wd)
             tmp = scratch(d, 0)
             v = st["square_avg"]
             v *= alpha
@@ -209,14 +189,7 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         decoupled = self._decoupled
         scratch = self._scratch
-        for p in group["params"]:
-            gt = p.grad
-            if gt is None:
-                continue
-            d = p.data
-            g = gt.data
-            if g.shape != d.shape:
-                _check_grad(self, p, g)
+        for p, d, g in self._with_grads(group):
             st = self._state_for(p)
             if not st:
                 st["step"] = 0
@@ -229,10 +202,7 @@ class Adam(Optimizer):
                 if decoupled:
                     d *= 1.0 - lr * wd
                 else:
-                    buf = scratch(d, 1)
-                    np.multiply(d, wd, out=buf)
-                    np.add(buf, g, out=buf)
-                    g = buf
+                    g = self._plus_weight_decay(d, g, wd)
             m, v = st["exp_avg"], st["exp_avg_sq"]
             tmp = scratch(d, 0)
             np.subtract(g, m, out=tmp)          # m = lerp(m, g, 1 - beta1)

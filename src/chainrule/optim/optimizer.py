@@ -21,7 +21,7 @@ groups (0, 1, ...), as in PyTorch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -147,6 +147,27 @@ class Optimizer:
             flat = np.empty(max(n, biggest), dtype=like.dtype)
             self._flat[key] = flat
         return flat[:n].reshape(like.shape)
+
+    def _with_grads(self, group: dict[str, Any]) -> Iterator[tuple[Tensor, np.ndarray,
+                                                                   np.ndarray]]:
+        """``(param, param.data, grad array)`` for each parameter of ``group`` that has a
+        gradient, after checking the gradient has the parameter's shape."""
+        for p in group["params"]:
+            gt = p.grad
+            if gt is None:
+                continue
+            d = p.data
+            g = gt.data
+            if g.shape != d.shape:
+                _check_grad(self, p, g)
+            yield p, d, g
+
+    def _plus_weight_decay(self, d: np.ndarray, g: np.ndarray, wd: float) -> np.ndarray:
+        """``g + wd * d`` in scratch buffer 1 (``.grad`` itself is left untouched)."""
+        buf = self._scratch(d, 1)
+        np.multiply(d, wd, out=buf)
+        np.add(buf, g, out=buf)
+        return buf
 
     def _state_for(self, p: Tensor) -> dict[str, Any]:
         st = self.state.get(p)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_grad, _check_number
+from .optimizer import Optimizer, _check_number
 
 __all__ = ["SGD"]
 
@@ -51,19 +51,9 @@ class SGD(Optimizer):
         nesterov = group["nesterov"]
         wd = group["weight_decay"]
         scratch = self._scratch
-        for p in group["params"]:
-            gt = p.grad
-            if gt is None:
-                continue
-            d = p.data
-            g = gt.data
-            if g.shape != d.shape:
-                _check_grad(self, p, g)
+        for p, d, g in self._with_grads(group):
             if wd:
-                buf = scratch(d, 1)
-                np.multiply(d, wd, out=buf)
-                np.add(buf, g, out=buf)
-                g = buf
+                g = self._plus_weight_decay(d, g, wd)
             if momentum:
                 st = self._state_for(p)
                 mb = st.get("momentum_buffer")
