@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import sys
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -189,18 +188,6 @@ def d_of(root: str, name: str) -> str:
     r = root if root.isidentifier() else f"({root})"
     n = name if name.isidentifier() else f"({name})"
     return f"d{r}/d{n}"
-
-
-def _width(s: str) -> int:
-    """Display width of ``s`` in a terminal (East Asian wide characters count 2)."""
-    if s.isascii():
-        return len(s)
-    w = 0
-    for ch in s:
-        if unicodedata.combining(ch):
-            continue
-        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return w
 
 
 # ---------------------------------------------------------------------- the snapshot
@@ -806,7 +793,7 @@ def _render_grid(header: list[str], grid: list[list[str] | str], right: set[int]
     def width(c: str) -> int:
         w = cache.get(c)
         if w is None:
-            w = cache[c] = _width(c)
+            w = cache[c] = i18n.display_width(c)
         return w
 
     widths = [width(h) for h in header]

@@ -36,6 +36,7 @@ import numpy as np
 
 from . import ops
 from .errors import ChainruleError
+from .i18n import display_width
 from .tensor import Tensor
 
 __all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "ExpressionError", "check", "evaluate",
@@ -88,15 +89,6 @@ class ExpressionError(ChainruleError, ValueError):
         super().__init__(msg)
 
 
-def _display_width(s: str) -> int:
-    w = 0
-    for ch in s:
-        if unicodedata.combining(ch):
-            continue
-        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return w
-
-
 def _caret(source: str, col: int, end_col: int | None, window: int = 72) -> str:
     """``source`` with ``^^^`` under characters ``col:end_col`` (wide characters count 2).
 
@@ -111,8 +103,8 @@ def _caret(source: str, col: int, end_col: int | None, window: int = 72) -> str:
         start = max(0, col - window // 2)
         stop = min(len(line), max(start + window, min(end, col + window // 2)))
     shown = ("…" if start else "") + line[start:stop] + ("…" if stop < len(line) else "")
-    pad = _display_width(line[start:col]) + (1 if start else 0)
-    marks = max(1, _display_width(line[col:min(end, stop)]))
+    pad = display_width(line[start:col]) + (1 if start else 0)
+    marks = max(1, display_width(line[col:min(end, stop)]))
     return f"    {shown}\n    {' ' * pad}{'^' * marks}"
 
 

@@ -170,9 +170,10 @@ def test_korean_names_align_in_the_table():
     lines = text.splitlines()
     header = next(ln for ln in lines if ln.startswith("단계"))
     row = next(ln for ln in lines if ln.strip().startswith("1"))
-    from chainrule.explain import _width
+    from chainrule.i18n import display_width
     # the "value" column starts at the same display column in the header and the row
-    assert _width(header[:header.index("값")]) == _width(row[:row.index("100.0")])
+    assert display_width(header[:header.index("값")]) == \
+        display_width(row[:row.index("100.0")])
 
 
 def test_constant_inputs_and_unnamed_leaves():
