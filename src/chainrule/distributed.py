@@ -100,6 +100,7 @@ import numpy as np
 
 from .autograd import enable_grad, no_grad
 from .data import ArrayDataset, DataLoader
+from .data.loader import EpochCursor
 from .errors import ChainruleError, DtypeError, ShapeError
 from .optim.optimizer import Optimizer
 from .tensor import Tensor, from_numpy
@@ -680,7 +681,7 @@ class DistributedSampler:
                 f"seed={self.seed}, pad={self.pad})")
 
 
-class DistributedDataLoader:
+class DistributedDataLoader(EpochCursor):
     """A :class:`~chainrule.data.DataLoader` that yields only this rank's shard.
 
     Same arguments, iteration and state as ``DataLoader`` (``for x, y in loader`` is one
@@ -797,18 +798,6 @@ class DistributedDataLoader:
     def indices(self, epoch: int) -> np.ndarray:
         """This rank's sample indices in ``epoch``, in order."""
         return self.sampler.indices(epoch)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Make the next iteration run epoch ``epoch`` (from its first batch)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ValueError(f"set_epoch: epoch must be a non-negative int, got {epoch!r}")
-        self._next_epoch = int(epoch)
-        self._skip = 0
-
-    @property
-    def epoch(self) -> int:
-        """The epoch being iterated, or between epochs the one the next iteration runs."""
-        return self._active[0] if self._active is not None else self._next_epoch
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

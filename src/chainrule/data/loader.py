@@ -30,7 +30,32 @@ def _tensor_factories() -> tuple[Any, Any]:
     return Tensor, from_numpy
 
 
-class DataLoader:
+class EpochCursor:
+    """Which epoch (and batch within it) a loader is at; shared by the loaders.
+
+    Subclasses keep ``_next_epoch`` (the epoch the next iteration runs), ``_skip``
+    (batches of it already handed out, when resuming) and ``_active`` (``(epoch,
+    batch)`` while an iteration runs, else ``None``).
+    """
+
+    _next_epoch: int = 0
+    _skip: int = 0
+    _active: tuple[int, int] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration run epoch ``epoch`` (from its first batch)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"set_epoch: epoch must be a non-negative int, got {epoch!r}")
+        self._next_epoch = int(epoch)
+        self._skip = 0
+
+    @property
+    def epoch(self) -> int:
+        """The epoch being iterated, or between epochs the one the next iteration runs."""
+        return self._active[0] if self._active is not None else self._next_epoch
+
+
+class DataLoader(EpochCursor):
     """Iterate over a dataset in minibatches ``(x, y)``.
 
     Parameters
@@ -98,18 +123,6 @@ class DataLoader:
         if not self.shuffle:
             return np.arange(n)
         return np.random.default_rng([self.seed, int(epoch)]).permutation(n)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Make the next iteration run epoch ``epoch`` (from its first batch)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ValueError(f"set_epoch: epoch must be a non-negative int, got {epoch!r}")
-        self._next_epoch = int(epoch)
-        self._skip = 0
-
-    @property
-    def epoch(self) -> int:
-        """The epoch being iterated, or between epochs the one the next iteration runs."""
-        return self._active[0] if self._active is not None else self._next_epoch
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
