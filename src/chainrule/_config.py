@@ -7,6 +7,7 @@ engine can read it without importing each other.
 from __future__ import annotations
 
 import itertools
+from typing import ClassVar
 
 
 class GradMode:
@@ -20,3 +21,18 @@ class GradMode:
 #: So "tensor.version > gate.seq" means "modified after that gate saved it", and
 #: sorting gates by their tick gives a topological order of any graph.
 clock = itertools.count(1)
+
+
+class InplaceLog:
+    """When memory was last modified in place through the tensor API.
+
+    ``stamps`` maps ``id`` of the ndarray that *owns* some memory (the root of a chain
+    of views) to ``(weakref to it, tick)``. Tensors that are views of one another (from
+    ``reshape``, ``transpose``, basic indexing, ``detach``) share that owner, so an
+    in-place change through any of them is seen by a gate that saved any other.
+    ``last`` is the newest tick in the log: backward skips every check of a gate made
+    after it (the common case costs one comparison).
+    """
+
+    stamps: ClassVar[dict] = {}
+    last: int = 0

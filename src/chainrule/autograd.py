@@ -36,6 +36,7 @@ from . import _config
 from .errors import BackwardError, GraphFreedError, InplaceModificationError, ShapeError
 
 _GradMode = _config.GradMode
+_InplaceLog = _config.InplaceLog
 _ndarray = np.ndarray
 _seq_of = operator.attrgetter("seq")
 
@@ -408,13 +409,15 @@ def _inplace_error(gate: Gate, what: str, t: Tensor) -> InplaceModificationError
 
 def _check_versions(gate: Gate) -> None:
     seq = gate.seq
+    if _InplaceLog.last < seq:        # nothing was modified in place since this gate ran
+        return
     if gate.saves_inputs:
         for i, t in enumerate(gate.inputs):
-            if isinstance(t, Tensor) and t._version > seq:
+            if isinstance(t, Tensor) and modified_since(t.data, seq):
                 raise _inplace_error(gate, f"input {i}", t)
     if gate.saves_output:
         out = gate.out()
-        if out is not None and out._version > seq:
+        if out is not None and modified_since(out.data, seq):
             raise _inplace_error(gate, "output", out)
 
 
@@ -634,4 +637,4 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
 
 # The tensor module imports this one; binding these names last lets either be imported
 # first. They are only used at call time.
-from .tensor import Tensor, _wrap  # noqa: E402
+from .tensor import Tensor, _wrap, modified_since  # noqa: E402

@@ -249,7 +249,9 @@ class Tensor:
                 f"an out-of-place operation")
 
     def _bump(self) -> None:
-        self._version = next(_clock)
+        """Record that ``.data`` was just modified in place (see ``InplaceLog``)."""
+        tick = self._version = next(_clock)
+        stamp_memory(self.data, tick)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
@@ -342,6 +344,36 @@ class _HookHandle:
         """Unregister the hook (a second call does nothing)."""
         if self._fn in self._hooks:
             self._hooks.remove(self._fn)
+
+
+_InplaceLog = _config.InplaceLog
+
+
+def memory_owner(a: np.ndarray) -> np.ndarray:
+    """The ndarray that owns ``a``'s memory (``a`` itself unless ``a`` is a view)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def stamp_memory(a: np.ndarray, tick: int) -> None:
+    """Log that the memory under ``a`` was modified in place at clock ``tick``."""
+    owner = memory_owner(a)
+    key = id(owner)
+    entry = _InplaceLog.stamps.get(key)
+    if entry is None or entry[0]() is not owner:
+        ref = weakref.ref(owner, lambda _r, key=key: _InplaceLog.stamps.pop(key, None))
+    else:
+        ref = entry[0]
+    _InplaceLog.stamps[key] = (ref, tick)
+    _InplaceLog.last = tick
+
+
+def modified_since(a: np.ndarray, tick: int) -> bool:
+    """Whether the memory under ``a`` was modified in place after clock ``tick``."""
+    owner = memory_owner(a)
+    entry = _InplaceLog.stamps.get(id(owner))
+    return entry is not None and entry[1] > tick and entry[0]() is owner
 
 
 def _wrap(data: np.ndarray) -> Tensor:

@@ -279,6 +279,33 @@ def test_inplace_before_the_forward_pass_is_fine() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), [4.0, 5.0])
 
 
+@pytest.mark.parametrize("alias", [
+    lambda w: w.detach(),                         # shares w's array
+    lambda w: w.detach().reshape(2, 2),           # a view of it
+    lambda w: w.detach().T,
+    lambda w: w.detach()[0],                      # basic indexing is a view too
+    lambda w: cr.from_numpy(w.data),
+])
+def test_inplace_change_through_an_alias_of_a_saved_tensor_is_detected(alias) -> None:
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    w = leaf([[5.0, 6.0], [7.0, 8.0]])
+    y = x * w                                     # saves w
+    other = alias(w)
+    other.add_(1)                                 # no grad to track: allowed, but stamped
+    with pytest.raises(cr.InplaceModificationError, match=r"Mul.*input 1"):
+        y.sum().backward()
+
+
+def test_inplace_change_of_unrelated_memory_is_fine() -> None:
+    x = leaf([1.0, 2.0])
+    w = leaf([3.0, 4.0])
+    y = x * w
+    cr.tensor([3.0, 4.0]).add_(1)                 # a copy of w's values, not w's memory
+    float(np.asarray(w).sum())                    # reading is never a modification
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+
+
 def test_inplace_on_a_tensor_that_requires_grad_needs_no_grad() -> None:
     w = leaf([3.0, 4.0])
     with pytest.raises(RuntimeError, match="no_grad"):
