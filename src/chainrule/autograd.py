@@ -88,6 +88,14 @@ def set_grad_enabled(mode: bool) -> None:
     _GradMode.enabled = bool(mode)
 
 
+#: What a gate's forward and backward compute on: an ndarray (or NumPy scalar) when the
+#: engine runs them, a Python number when driven by hand, a Tensor under create_graph.
+Array = Any
+#: What backward returns: one gradient per input (a tuple), or a bare gradient for a
+#: one-input gate; ``None`` for an input that needs no gradient.
+Grads = Any
+
+
 # ---------------------------------------------------------------------- scopes
 #: Calls of named scopes (a module's forward), as (first tick, last tick, name), oldest
 #: first. Every gate takes a tick from the same clock when it is recorded, so the gates

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Gate
+from ..autograd import Array, Gate, Grads
 from ..tensor import Tensor, apply1, apply2
 from ._util import as_tensor
 
@@ -22,10 +22,10 @@ class Add(Gate):
 
     saves_inputs = False
 
-    def forward(self, x, y):
+    def forward(self, x: Array, y: Array) -> Array:
         return x + y
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         return gz, gz
 
 
@@ -34,22 +34,22 @@ class Sub(Gate):
 
     saves_inputs = False
 
-    def forward(self, x, y):
+    def forward(self, x: Array, y: Array) -> Array:
         return x - y
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         return gz, (-gz if self.needs[1] else None)
 
 
 class Mul(Gate):
     """z = x * y.  Local gradients: dz/dx = y, dz/dy = x (the inputs swapped)."""
 
-    def forward(self, x, y):
+    def forward(self, x: Array, y: Array) -> Array:
         self.x = x
         self.y = y
         return x * y
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         needs = self.needs
         return (gz * self.y if needs[0] else None), (gz * self.x if needs[1] else None)
 
@@ -57,12 +57,12 @@ class Mul(Gate):
 class Div(Gate):
     """z = x / y.  Local gradients: 1/y and -x/y**2."""
 
-    def forward(self, x, y):
+    def forward(self, x: Array, y: Array) -> Array:
         self.x = x
         self.y = y
         return x / y
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         x, y = self.x, self.y
         needs = self.needs
         gx = gz / y if needs[0] else None
@@ -75,10 +75,10 @@ class Neg(Gate):
 
     saves_inputs = False
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return -x
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         return -gz
 
 
@@ -94,13 +94,13 @@ class Pow(Gate):
 
     saves_output = True
 
-    def forward(self, x, p):
+    def forward(self, x: Array, p: Array) -> Array:
         self.x = x
         self.p = p
         self.z = x ** p
         return self.z
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         x, p = self.x, self.p
         needs = self.needs
         gx = gp = None

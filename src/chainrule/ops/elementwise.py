@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Gate
+from ..autograd import Array, Gate, Grads
 from ..tensor import Tensor, apply, apply1, apply2
 from ._util import as_tensor
 
@@ -36,22 +36,22 @@ class Exp(Gate):
     saves_output = True
     saves_inputs = False
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.y = np.exp(x)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy * self.y
 
 
 class Log(Gate):
     """y = log(x).  Local gradient: 1/x."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.x = x
         return np.log(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy / self.x
 
 
@@ -61,44 +61,44 @@ class Sqrt(Gate):
     saves_output = True
     saves_inputs = False
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.y = np.sqrt(x)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy / (2 * self.y)
 
 
 class Abs(Gate):
     """y = |x|.  Local gradient: sign(x) (0 at 0)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.x = x
         return np.abs(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy * np.sign(self.x)
 
 
 class Sin(Gate):
     """y = sin(x).  Local gradient: cos(x)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.x = x
         return np.sin(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy * np.cos(self.x)
 
 
 class Cos(Gate):
     """y = cos(x).  Local gradient: -sin(x)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.x = x
         return np.cos(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return -(gy * np.sin(self.x))
 
 
@@ -108,11 +108,11 @@ class Tanh(Gate):
     saves_output = True
     saves_inputs = False
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.y = np.tanh(x)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         y = self.y
         return gy * (1 - y * y)
 
@@ -129,11 +129,11 @@ class Sigmoid(Gate):
     saves_output = True
     saves_inputs = False
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.y = _sigmoid_array(x)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         y = self.y
         return gy * y * (1 - y)
 
@@ -143,14 +143,14 @@ class ReLU(Gate):
 
     saves_inputs = False
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.mask = x > 0
         # maximum against a zero *array* takes NumPy's fast contiguous loop (a Python 0
         # takes a loop ~3x slower), and unlike x * mask it maps -inf to 0, not NaN.
         zeros = np.zeros_like(x)
         return np.maximum(x, zeros, out=zeros)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         # dtype= picks the float loop directly instead of casting the bool mask first.
         return np.multiply(gy, self.mask, dtype=gy.dtype)
 
@@ -158,12 +158,12 @@ class ReLU(Gate):
 class Maximum(Gate):
     """z = max(x, y) elementwise.  The gradient goes to the larger input; ties share it."""
 
-    def forward(self, x, y):
+    def forward(self, x: Array, y: Array) -> Array:
         self.x = x
         self.y = y
         return np.maximum(x, y)
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         x, y = np.asarray(self.x), np.asarray(self.y)
         wx = (x > y) + 0.5 * (x == y)
         return gz * wx.astype(gz.dtype), gz * (1 - wx).astype(gz.dtype)
@@ -172,12 +172,12 @@ class Maximum(Gate):
 class Minimum(Gate):
     """z = min(x, y) elementwise.  The gradient goes to the smaller input; ties share it."""
 
-    def forward(self, x, y):
+    def forward(self, x: Array, y: Array) -> Array:
         self.x = x
         self.y = y
         return np.minimum(x, y)
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         x, y = np.asarray(self.x), np.asarray(self.y)
         wx = (x < y) + 0.5 * (x == y)
         return gz * wx.astype(gz.dtype), gz * (1 - wx).astype(gz.dtype)
@@ -186,11 +186,11 @@ class Minimum(Gate):
 class Where(Gate):
     """z = a where cond else b.  The gradient is routed to the branch that was chosen."""
 
-    def forward(self, cond, a, b):
+    def forward(self, cond: Array, a: Array, b: Array) -> Array:
         self.cond = np.asarray(cond, dtype=bool)
         return np.where(self.cond, a, b)
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         c = self.cond
         needs = self.needs
         ga = np.where(c, gz, 0) if needs[1] else None
@@ -207,11 +207,11 @@ class Clip(Gate):
         self.lo = lo
         self.hi = hi
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.x = x
         return np.clip(x, self.lo, self.hi)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         x = np.asarray(self.x)
         keep = np.ones(x.shape, dtype=bool)
         if self.lo is not None:
@@ -229,11 +229,11 @@ class Cast(Gate):
     def __init__(self, dtype: Any) -> None:
         self.dtype = np.dtype(dtype)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.src = np.asarray(x).dtype
         return np.asarray(x).astype(self.dtype)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy.astype(self.src)
 
 

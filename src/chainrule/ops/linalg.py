@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Gate
+from ..autograd import Array, Gate, Grads
 from ..errors import ShapeError
 from ..tensor import Tensor, apply, apply2
 
@@ -26,12 +26,12 @@ class MatMul(Gate):
     Local gradients: dX = dZ @ Y^T, dY = X^T @ dZ (batch axes summed by the engine).
     """
 
-    def forward(self, x, y):
+    def forward(self, x: Array, y: Array) -> Array:
         self.x = x
         self.y = y
         return np.matmul(x, y)
 
-    def backward(self, gz):
+    def backward(self, gz: Array) -> Grads:
         x, y = self.x, self.y
         need_x, need_y = self.needs
         gx = gy = None
@@ -60,7 +60,7 @@ class Affine(Gate):
     ``dX = dY . W^T``, ``dW = X^T . dY``, ``dB = dY`` summed over the batch.
     """
 
-    def forward(self, x, w, b=None):
+    def forward(self, x: Array, w: Array, b: Array | None = None) -> Array:
         if np.ndim(w) != 2 or np.shape(x)[-1:] != np.shape(w)[:1]:
             raise ShapeError(f"Affine: X of shape {np.shape(x)} cannot be multiplied by W of "
                              f"shape {np.shape(w)}; X's last axis must equal W's first")
@@ -77,7 +77,7 @@ class Affine(Gate):
                 y = y + b
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         x, w = self.x, self.w
         needs = self.needs
         gx = np.matmul(gy, w.T) if needs[0] else None

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Gate
+from ..autograd import Array, Gate, Grads
 from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor, apply2
 from .reduction import _logsumexp_array, log_softmax
@@ -36,7 +36,7 @@ class SoftmaxCrossEntropy(Gate):
                              f"got {reduction!r}")
         self.reduction = reduction
 
-    def forward(self, x, t):
+    def forward(self, x: Array, t: Array) -> Array:
         x = np.asarray(x)
         t = np.asarray(t)
         if x.ndim not in (1, 2):
@@ -79,7 +79,7 @@ class SoftmaxCrossEntropy(Gate):
         """Recompute log-probabilities from the logits tensor (for higher order)."""
         return {"logp": log_softmax(inputs[0], axis=-1)}
 
-    def backward(self, gl):
+    def backward(self, gl: Array) -> Grads:
         logp = self.logp
         if self.reduction == "none":
             scale = np.expand_dims(gl, -1)

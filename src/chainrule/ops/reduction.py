@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Gate
+from ..autograd import Array, Gate, Grads
 from ..tensor import Tensor, apply1
 from ._util import as_tensor, norm_axes, reduced_count, unreduce
 
@@ -37,10 +37,10 @@ class Sum(_Reduce):
 
     saves_inputs = False
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return np.sum(x, axis=self._axes(x), keepdims=self.keepdims)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return np.broadcast_to(unreduce(gy, self.axes, self.keepdims), self.shape)
 
 
@@ -49,12 +49,12 @@ class Mean(_Reduce):
 
     saves_inputs = False
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         axes = self._axes(x)
         self.n = reduced_count(self.shape, axes)
         return np.mean(x, axis=axes, keepdims=self.keepdims)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         g = unreduce(gy, self.axes, self.keepdims) / self.n
         return np.broadcast_to(g, self.shape)
 
@@ -66,13 +66,13 @@ class Var(_Reduce):
         super().__init__(axis, keepdims)
         self.ddof = ddof
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         axes = self._axes(x)
         self.x = x
         self.n = reduced_count(self.shape, axes)
         return np.var(x, axis=axes, keepdims=self.keepdims, ddof=self.ddof)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         x = self.x
         centered = x - np.mean(x, axis=self.axes, keepdims=True)
         return unreduce(gy, self.axes, self.keepdims) * centered * (2 / (self.n - self.ddof))
@@ -83,13 +83,13 @@ class Max(_Reduce):
 
     saves_output = True
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         axes = self._axes(x)
         self.x = x
         self.y = np.max(x, axis=axes, keepdims=self.keepdims)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         # Which elements were the extreme is a constant of the derivative: use arrays.
         x = np.asarray(self.x)
         y = unreduce(np.asarray(self.y), self.axes, self.keepdims)
@@ -101,7 +101,7 @@ class Max(_Reduce):
 class Min(Max):
     """y = min of x over ``axis``.  The gradient goes to the minimum; ties share it."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         axes = self._axes(x)
         self.x = x
         self.y = np.min(x, axis=axes, keepdims=self.keepdims)
@@ -121,13 +121,13 @@ class LogSumExp(_Reduce):
 
     saves_output = True
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         axes = self._axes(x)
         self.x = x
         self.y = _logsumexp_array(x, axes, self.keepdims)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         y = unreduce(self.y, self.axes, self.keepdims)
         return unreduce(gy, self.axes, self.keepdims) * np.exp(self.x - y)
 
@@ -141,12 +141,12 @@ class Softmax(Gate):
     def __init__(self, axis: int = -1) -> None:
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
         self.y = e / np.sum(e, axis=self.axis, keepdims=True)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         y = self.y
         return y * (gy - np.sum(gy * y, axis=self.axis, keepdims=True))
 
@@ -160,11 +160,11 @@ class LogSoftmax(Gate):
     def __init__(self, axis: int = -1) -> None:
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.y = x - _logsumexp_array(x, self.axis, True)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy - np.exp(self.y) * np.sum(gy, axis=self.axis, keepdims=True)
 
 

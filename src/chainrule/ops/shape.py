@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Gate, sum_to_array
+from ..autograd import Array, Gate, Grads, sum_to_array
 from ..errors import ShapeError
 from ..tensor import Tensor, _unwrap_index, apply, apply1
 from ._util import as_tensor
@@ -27,11 +27,11 @@ class Reshape(Gate):
     def __init__(self, shape: Any) -> None:
         self.shape = shape
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.in_shape = np.shape(x)
         return np.reshape(x, self.shape)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy.reshape(self.in_shape)
 
 
@@ -43,11 +43,11 @@ class Transpose(Gate):
     def __init__(self, axes: Any = None) -> None:
         self.axes = None if axes is None else tuple(axes)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.ndim = np.ndim(x)
         return np.transpose(x, self.axes)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         if self.axes is None:
             return gy.transpose()
         return gy.transpose(tuple(np.argsort([a % self.ndim for a in self.axes])))
@@ -61,10 +61,10 @@ class BroadcastTo(Gate):
     def __init__(self, shape: Any) -> None:
         self.shape = tuple(shape)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return np.broadcast_to(x, self.shape)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         # Returned in the broadcast shape: summing it back to the input's shape is done
         # in one place for every gate (the engine, or backward called by hand).
         return gy
@@ -78,11 +78,11 @@ class SumTo(Gate):
     def __init__(self, shape: Any) -> None:
         self.shape = tuple(shape)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.in_shape = np.shape(x)
         return sum_to_array(x, self.shape)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return np.broadcast_to(gy, self.in_shape)
 
 
@@ -94,11 +94,11 @@ class ExpandDims(Gate):
     def __init__(self, axis: Any) -> None:
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.in_shape = np.shape(x)
         return np.expand_dims(x, self.axis)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy.reshape(self.in_shape)
 
 
@@ -110,11 +110,11 @@ class Squeeze(Gate):
     def __init__(self, axis: Any = None) -> None:
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.in_shape = np.shape(x)
         return np.squeeze(x, self.axis)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy.reshape(self.in_shape)
 
 
@@ -130,11 +130,11 @@ class Concatenate(Gate):
     def __init__(self, axis: int = 0) -> None:
         self.axis = axis
 
-    def forward(self, *xs):
+    def forward(self, *xs: Array) -> Array:
         self.sizes = [np.shape(x)[self.axis] for x in xs]
         return np.concatenate(xs, axis=self.axis)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         out = []
         start = 0
         for n in self.sizes:
@@ -151,11 +151,11 @@ class Stack(Gate):
     def __init__(self, axis: int = 0) -> None:
         self.axis = axis
 
-    def forward(self, *xs):
+    def forward(self, *xs: Array) -> Array:
         self.n = len(xs)
         return np.stack(xs, axis=self.axis)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return tuple(gy[_along(self.axis, gy.ndim, i)] for i in range(self.n))
 
 
@@ -197,11 +197,11 @@ class GetItem(Gate):
     def __init__(self, index: Any) -> None:
         self.index = index
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.in_shape = np.shape(x)
         return np.asarray(x)[self.index]
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return scatter_add(gy, self.in_shape, self.index)
 
 
@@ -217,10 +217,10 @@ class ScatterAdd(Gate):
         self.shape = tuple(shape)
         self.index = index
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return _scatter_array(x, self.shape, self.index)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Grads:
         return gy[self.index]
 
 
