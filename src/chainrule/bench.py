@@ -42,6 +42,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ChainruleError
+from .tensor import Tensor
 
 #: Environment variables that must be "1" for single-threaded BLAS / OpenMP.
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -340,28 +341,37 @@ class Impl:
     weights: Callable[[], list[np.ndarray]]
 
 
+def gates_sgd_step(ps: list[Tensor], x: Tensor, t: Tensor) -> float:
+    """One SGD step of the MLP written with chainrule's gates; returns the loss.
+
+    ``ps`` are the tensors ``[w1, b1, w2, b2, w3, b3]``.
+    """
+    from .ops import affine, relu, softmax_cross_entropy
+
+    w1, b1, w2, b2, w3, b3 = ps
+    h = relu(affine(x, w1, b1))
+    h = relu(affine(h, w2, b2))
+    loss = softmax_cross_entropy(affine(h, w3, b3), t)
+    for p in ps:
+        p.grad = None
+    loss.backward()
+    for p in ps:
+        g = p.grad.data
+        g *= MLP_LR              # the gradient is ours to scale (it is reset each step)
+        p.data -= g              # in-place SGD update
+    return float(loss.data)
+
+
 def mlp_chainrule_gates(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
     """The step written with chainrule's gates, as a user of the seeds would."""
-    from .ops import affine, relu, softmax_cross_entropy
     from .tensor import tensor
 
     ps = [tensor(p, requires_grad=True) for p in params]
-    w1, b1, w2, b2, w3, b3 = ps
     xt = tensor(x)
     tt = tensor(t)
 
     def step() -> float:
-        h = relu(affine(xt, w1, b1))
-        h = relu(affine(h, w2, b2))
-        loss = softmax_cross_entropy(affine(h, w3, b3), tt)
-        for p in ps:
-            p.grad = None
-        loss.backward()
-        for p in ps:
-            g = p.grad.data
-            g *= MLP_LR              # the gradient is ours to scale (it is reset each step)
-            p.data -= g              # in-place SGD update
-        return float(loss.data)
+        return gates_sgd_step(ps, xt, tt)
 
     return Impl("chainrule gates", step, lambda: [p.data for p in ps])
 
@@ -684,7 +694,6 @@ def real_epoch(batch: int, seed: int) -> list[tuple[str, float, int]]:
         from .data import DataLoader, FashionMNIST
     except ImportError:
         return []
-    from .ops import affine, relu, softmax_cross_entropy
     from .tensor import tensor
 
     try:
@@ -717,19 +726,9 @@ def real_epoch(batch: int, seed: int) -> list[tuple[str, float, int]]:
 
     def gates_epoch() -> int:
         ps = [tensor(p, requires_grad=True) for p in params]
-        w1, b1, w2, b2, w3, b3 = ps
         steps = 0
         for xb, yb in DataLoader(train, batch, shuffle=True, seed=seed):
-            h = relu(affine(xb, w1, b1))
-            h = relu(affine(h, w2, b2))
-            loss = softmax_cross_entropy(affine(h, w3, b3), yb)
-            for p in ps:
-                p.grad = None
-            loss.backward()
-            for p in ps:
-                g = p.grad.data
-                g *= MLP_LR
-                p.data -= g
+            gates_sgd_step(ps, xb, yb)
             steps += 1
         return steps
     runners.append(("chainrule gates", gates_epoch))
