@@ -322,6 +322,13 @@ def test_bad_options_are_usage_errors(capsys: pytest.CaptureFixture) -> None:
     assert "invalid choice: 'lbfgs'" in err
 
 
+def test_evaluate_batch_size_must_be_positive(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as e:
+        run_cli("evaluate", "checkpoint.npz", "--batch-size", "0")
+    assert e.value.code == 2
+    assert "argument --batch-size: expected a positive integer, got 0" in capsys.readouterr().err
+
+
 def test_float64_run(capsys: pytest.CaptureFixture) -> None:
     assert run_cli("train", *SMALL, "--epochs", "1", "--dtype", "float64", "--no-plots",
                    "--out", "r") == 0

@@ -12,6 +12,8 @@ import json
 import sys
 from typing import Any
 
+from ._args import positive_int
+
 
 def register(subparsers: Any) -> None:
     """Add the ``evaluate`` subcommand."""
@@ -29,7 +31,7 @@ def register(subparsers: Any) -> None:
                         "for training, else $CHAINRULE_DATA or ~/.cache/chainrule/datasets)")
     p.add_argument("--split", choices=("test", "train"), default="test",
                    help="which split to score (default test)")
-    p.add_argument("--batch-size", type=int, default=1000,
+    p.add_argument("--batch-size", type=positive_int, default=1000,
                    help="samples per forward pass (default 1000; only speed and memory "
                         "depend on it)")
     p.add_argument("--json", action="store_true",
