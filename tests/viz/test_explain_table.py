@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import viz_helpers as graphs
+from viz_helpers import in_scope, leaf
 
 import chainrule as cr
-from chainrule.autograd import record_scope
 from chainrule.errors import BackwardError, GraphFreedError
 from chainrule.explain import Explanation, explain, format_value
 from chainrule.i18n import LanguageError
-
-
-def _in_scope(t: cr.Tensor, name: str) -> None:
-    """Log the gate that made ``t`` as recorded inside a module call named ``name``."""
-    record_scope(t.creator.seq, t.creator.seq, name)
-
-
-
-def leaf(v, name):
-    return cr.tensor(v, requires_grad=True, name=name)
 
 
 @pytest.fixture
@@ -32,8 +23,7 @@ def shopping():
 @pytest.fixture
 def abc():
     """Seed 001: f = (a+b)(b+c) at a=-1, b=3, c=4."""
-    a, b, c = leaf(-1.0, "a"), leaf(3.0, "b"), leaf(4.0, "c")
-    return (a + b) * (b + c), (a, b, c)
+    return graphs.abc()
 
 
 def test_shopping_rows_are_the_seed_notes(shopping):
@@ -268,7 +258,7 @@ def test_rows_as_dict_and_html(abc):
 def test_module_scope_is_reported():
     x = leaf(2.0, "x")
     y = x * 3.0
-    _in_scope(y, "layer1")
+    in_scope(y, "layer1")
     (row,) = explain(y).rows
     assert row.scope == "layer1"
     assert "Mul (layer1)" in str(explain(y))

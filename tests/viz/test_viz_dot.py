@@ -8,28 +8,14 @@ import shutil
 
 import numpy as np
 import pytest
+from viz_helpers import abc, in_scope, leaf
 
 import chainrule as cr
-from chainrule.autograd import record_scope
 from chainrule.errors import BackwardError, GraphFreedError
 from chainrule.explain import explain
 from chainrule.viz import GraphvizError, GraphvizNotFoundError, draw, to_dot
 
 HAS_DOT = shutil.which("dot") is not None
-
-def _in_scope(t: cr.Tensor, name: str) -> None:
-    """Log the gate that made ``t`` as recorded inside a module call named ``name``."""
-    record_scope(t.creator.seq, t.creator.seq, name)
-
-
-
-def leaf(v, name):
-    return cr.tensor(v, requires_grad=True, name=name)
-
-
-def abc():
-    a, b, c = leaf(-1.0, "a"), leaf(3.0, "b"), leaf(4.0, "c")
-    return (a + b) * (b + c), (a, b, c)
 
 
 def edges(dot):
@@ -114,11 +100,11 @@ def test_layer_clusters_nest_by_dotted_scope():
     w0 = leaf(np.full((3, 4), 0.1), "layers.0.weight")
     w2 = leaf(np.full((4, 1), 0.2), "layers.2.weight")
     h = x @ w0
-    _in_scope(h, "layers.0")
+    in_scope(h, "layers.0")
     r = cr.relu(h)
-    _in_scope(r, "layers.1")
+    in_scope(r, "layers.1")
     o = r @ w2
-    _in_scope(o, "layers.2")
+    in_scope(o, "layers.2")
     loss = o.sum()                                      # no scope: stays top level
     dot = to_dot(loss)
     lines = dot.splitlines()

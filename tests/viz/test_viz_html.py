@@ -9,28 +9,13 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from viz_helpers import abc, in_scope, leaf
 
 import chainrule as cr
-from chainrule.autograd import record_scope
 from chainrule.explain import explain
 from chainrule.viz import to_html, to_svg
 from chainrule.viz.html import PageTooLargeError
 from chainrule.viz.layout import _pav, layout
-
-
-def _in_scope(t: cr.Tensor, name: str) -> None:
-    """Log the gate that made ``t`` as recorded inside a module call named ``name``."""
-    record_scope(t.creator.seq, t.creator.seq, name)
-
-
-
-def leaf(v, name):
-    return cr.tensor(v, requires_grad=True, name=name)
-
-
-def abc():
-    a, b, c = leaf(-1.0, "a"), leaf(3.0, "b"), leaf(4.0, "c")
-    return (a + b) * (b + c), (a, b, c)
 
 
 def page_data(page):
@@ -187,6 +172,6 @@ def test_mlp_clusters_in_svg():
     x = cr.tensor(np.ones((2, 3)), name="x")
     w = leaf(np.full((3, 2), 0.5), "fc1.weight")
     h = cr.affine(x, w)
-    _in_scope(h, "fc1")
+    in_scope(h, "fc1")
     svg = to_svg(explain(cr.relu(h).sum()))
     assert re.search(r'<g class="cluster"><rect [^>]*/><text [^>]*>fc1</text></g>', svg)
