@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import ChainruleError
+from .errors import BenchmarkError, BenchmarkMismatchError
 from .tensor import Tensor
 
 #: Environment variables that must be "1" for single-threaded BLAS / OpenMP.
@@ -51,15 +51,6 @@ THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: The directory holding the ``chainrule`` package (``src`` in a checkout).
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-
-
-class BenchmarkError(ChainruleError, RuntimeError):
-    """A benchmark could not produce a meaningful measurement."""
-
-
-class BenchmarkMismatchError(BenchmarkError):
-    """The implementations of a benchmark do not compute the same result, so timing
-    them would compare different things."""
 
 
 def single_threaded_env(environ: Mapping[str, str] | None = None,

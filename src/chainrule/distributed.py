@@ -101,7 +101,7 @@ import numpy as np
 from .autograd import enable_grad, no_grad
 from .data import ArrayDataset, DataLoader
 from .data.loader import EpochCursor
-from .errors import ChainruleError, DtypeError, ShapeError
+from .errors import DistributedError, DtypeError, MPIUnavailableError, ShapeError
 from .optim.optimizer import Optimizer
 from .tensor import Tensor, from_numpy
 
@@ -129,14 +129,6 @@ __all__ = [
 
 INSTALL_HINT = ('pip install "chainrule[mpi]" (mpi4py; it needs an MPI library such as '
                 'MPICH or Open MPI), or pip install mpi4py mpich (both as wheels)')
-
-
-class DistributedError(ChainruleError, RuntimeError):
-    """The ranks disagree (different models, datasets or seeds) or MPI failed."""
-
-
-class MPIUnavailableError(ChainruleError, ImportError):
-    """mpi4py (or the MPI library under it) cannot be imported."""
 
 
 # ---------------------------------------------------------------------- the world

@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .errors import ChainruleError
-from .i18n import display_width
+from .errors import ExpressionError
 from .tensor import Tensor
 
 __all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "ExpressionError", "check", "evaluate",
@@ -64,48 +63,6 @@ _BAD_BINOPS = {ast.MatMult: "@", ast.Mod: "%", ast.FloorDiv: "//", ast.LShift: "
 
 ALLOWED = ("numbers, the names you bind, + - * / ** and unary -, parentheses, and calls "
            "(positional arguments only) to " + ", ".join(FUNCTIONS))
-
-
-class ExpressionError(ChainruleError, ValueError):
-    """An expression (or a ``name=value`` binding) was refused or could not be read.
-
-    ``reason`` is the short reason; ``source``, ``col`` and ``end_col`` (character
-    offsets, or ``None``) locate the offending part, and ``str(err)`` shows it with a
-    caret underneath.
-    """
-
-    def __init__(self, reason: str, source: str | None = None, col: int | None = None,
-                 end_col: int | None = None, hint: str | None = None) -> None:
-        self.reason = reason
-        self.source = source
-        self.col = col
-        self.end_col = end_col
-        self.hint = hint
-        msg = reason
-        if source is not None and col is not None:
-            msg += "\n" + _caret(source, col, end_col)
-        if hint:
-            msg += "\n" + hint
-        super().__init__(msg)
-
-
-def _caret(source: str, col: int, end_col: int | None, window: int = 72) -> str:
-    """``source`` with ``^^^`` under characters ``col:end_col`` (wide characters count 2).
-
-    A long expression is shown as a window of about ``window`` characters around the
-    offending part, with ``…`` where it was cut.
-    """
-    line = source.replace("\t", " ").replace("\n", " ").replace("\r", " ")
-    col = max(0, min(col, len(line)))
-    end = col + 1 if end_col is None or end_col <= col else min(end_col, len(line) + 1)
-    start, stop = 0, len(line)
-    if len(line) > window:
-        start = max(0, col - window // 2)
-        stop = min(len(line), max(start + window, min(end, col + window // 2)))
-    shown = ("…" if start else "") + line[start:stop] + ("…" if stop < len(line) else "")
-    pad = display_width(line[start:col]) + (1 if start else 0)
-    marks = max(1, display_width(line[col:min(end, stop)]))
-    return f"    {shown}\n    {' ' * pad}{'^' * marks}"
 
 
 def _char_col(source: str, lineno: int | None, byte_col: int | None) -> int | None:

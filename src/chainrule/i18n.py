@@ -14,9 +14,8 @@ Use :func:`text` for a label and :func:`rule` for a gate's local-gradient rule::
 
 from __future__ import annotations
 
-import unicodedata
-
-from .errors import ChainruleError
+from ._text import display_width  # noqa: F401  (re-exported: viz aligns tables with it)
+from .errors import LanguageError
 
 __all__ = ["LANGS", "LanguageError", "check_lang", "page_labels", "rule", "text"]
 
@@ -152,10 +151,6 @@ _RULES: dict[str, tuple[str, str]] = {
 }
 
 
-class LanguageError(ChainruleError, ValueError):
-    """An unsupported ``lang`` was asked for."""
-
-
 def check_lang(lang: str) -> str:
     """Return ``lang`` if it is supported, else raise a :class:`ChainruleError`."""
     if lang not in LANGS:
@@ -187,16 +182,3 @@ def page_labels(lang: str = "en") -> dict[str, str]:
     """Every ``page.*`` label in ``lang`` (the step-through page's JavaScript uses them)."""
     check_lang(lang)
     return {k[5:]: text(k, lang) for k in _TEXT if k.startswith("page.")}
-
-
-def display_width(s: str) -> int:
-    """Width of ``s`` in a terminal: East Asian wide characters (Hangul) count 2,
-    combining marks 0. Used to align tables and carets under Korean text."""
-    if s.isascii():
-        return len(s)
-    w = 0
-    for ch in s:
-        if unicodedata.combining(ch):
-            continue
-        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return w

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._io import atomic_open
-from .errors import ChainruleError
+from .errors import CheckpointError
 
 __all__ = ["CheckpointError", "StateDictKeys", "check_state_dict", "load", "save"]
 
@@ -41,10 +41,6 @@ __all__ = ["CheckpointError", "StateDictKeys", "check_state_dict", "load", "save
 META_KEY = "__chainrule__"
 FORMAT_NAME = "chainrule.state"
 FORMAT_VERSION = 1
-
-
-class CheckpointError(ChainruleError, ValueError):
-    """A checkpoint file is unreadable or does not match what it is loaded into."""
 
 
 # ---------------------------------------------------------------------------- helpers

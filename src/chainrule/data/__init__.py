@@ -13,6 +13,7 @@ See :mod:`chainrule.data.datasets` for where dataset files are looked for and ho
 are downloaded and verified.
 """
 
+from ..errors import DataError
 from .datasets import (
     DATA_ENV,
     MNIST,
@@ -25,7 +26,7 @@ from .datasets import (
     default_data_dir,
     load_dataset,
 )
-from .idx import DataError, read_idx, write_idx
+from .idx import read_idx, write_idx
 from .loader import DataLoader
 
 __all__ = [

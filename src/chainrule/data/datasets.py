@@ -29,7 +29,6 @@ import hashlib
 import importlib.resources
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_open
-from .idx import DataError, read_idx
+from ..errors import DataError, DatasetNotFoundError
+from .idx import read_idx
 
 __all__ = [
     "DATA_ENV",
@@ -63,23 +63,6 @@ log = logging.getLogger("chainrule.data")
 DATA_ENV = "CHAINRULE_DATA"
 DOWNLOAD_TIMEOUT = 30.0  # seconds without data before a mirror is given up
 _CHUNK = 1 << 16
-
-
-class DatasetNotFoundError(DataError, FileNotFoundError):
-    """A dataset's files are not on disk (and could not be downloaded).
-
-    Subclasses both :class:`DataError` (``ValueError``) and ``FileNotFoundError``.
-    ``searched`` lists the directories looked in, ``missing`` the file names.
-    """
-
-    def __init__(self, message: str, *, searched: Sequence[Path] = (),
-                 missing: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.searched = list(searched)
-        self.missing = list(missing)
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 # ------------------------------------------------------------------ dataset protocol

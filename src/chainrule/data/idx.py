@@ -26,13 +26,9 @@ from typing import IO, Any
 import numpy as np
 
 from .._io import atomic_open
-from ..errors import ChainruleError
+from ..errors import DataError
 
 __all__ = ["IDX_DTYPES", "DataError", "read_idx", "write_idx"]
-
-
-class DataError(ChainruleError, ValueError):
-    """A data file is malformed, truncated or does not hold what was expected."""
 
 
 #: IDX type code -> (big-endian NumPy dtype, name used in the IDX spec).

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_bytes
-from ..errors import ChainruleError
+from ..errors import GraphvizError, GraphvizNotFoundError
 from ..explain import _Graph, format_value
 from .layout import edge_grad, graph_edges
 
@@ -35,14 +35,6 @@ INSTALL_HINT = (
     "Install Graphviz: Debian/Ubuntu `sudo apt-get install graphviz`, Fedora `sudo dnf "
     "install graphviz`, macOS `brew install graphviz`, conda `conda install -c conda-forge "
     "graphviz`, Windows `winget install graphviz` (then make sure `dot` is on PATH).")
-
-
-class GraphvizError(ChainruleError, RuntimeError):
-    """Graphviz's ``dot`` failed to render a graph."""
-
-
-class GraphvizNotFoundError(GraphvizError, FileNotFoundError):
-    """Graphviz's ``dot`` program is not installed (or not on ``PATH``)."""
 
 
 def _graph_of(obj: Any, grads: bool | None, where: str) -> tuple[_Graph, bool]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import i18n
 from .._io import atomic_write_bytes
-from ..errors import ChainruleError
+from ..errors import PageTooLargeError
 from ..explain import _INFIX, _Graph, _Value, d_of, format_value
 from .layout import Layout, edge_grad, layout
 
@@ -324,10 +324,6 @@ def _json_for_script(obj: Any) -> str:
 
 def _asset(name: str) -> str:
     return resources.files("chainrule.viz").joinpath(name).read_text(encoding="utf-8")
-
-
-class PageTooLargeError(ChainruleError, ValueError):
-    """The graph has too many gates for a step-through page."""
 
 
 def to_html(y: Any, path: str | os.PathLike[str] | None = None, lang: str = "en",
