@@ -22,13 +22,10 @@ be differentiated again.
 
 from __future__ import annotations
 
-import bisect
-import builtins
-import collections
 import functools
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -94,48 +91,6 @@ Array = Any
 #: What backward returns: one gradient per input (a tuple), or a bare gradient for a
 #: one-input gate; ``None`` for an input that needs no gradient.
 Grads = Any
-
-
-# ---------------------------------------------------------------------- scopes
-#: Calls of named scopes (a module's forward), as (first tick, last tick, name), oldest
-#: first. Every gate takes a tick from the same clock when it is recorded, so the gates
-#: made during a call are exactly those whose ``seq`` lies inside its interval. Logging
-#: an interval costs one append per call, nothing per gate; the log keeps the newest
-#: ``SCOPE_LOG_SIZE`` calls.
-SCOPE_LOG_SIZE = 100_000
-_scope_log: collections.deque = collections.deque(maxlen=SCOPE_LOG_SIZE)
-
-
-def record_scope(first_tick: int, last_tick: int, name: str) -> None:
-    """Say that the gates recorded between two clock ticks belong to scope ``name``.
-
-    ``chainrule.nn.Module.__call__`` calls this around each forward, so drawings can
-    group a layer's gates. Nested calls give nested intervals (the innermost wins).
-    """
-    _scope_log.append((first_tick, last_tick, name))
-
-
-def scope_resolver() -> Callable[[Gate], str | None]:
-    """A function mapping a gate to the innermost scope it was recorded in (or None).
-
-    Build it once and use it for every gate of a graph: it snapshots the scope log.
-    """
-    log = sorted(_scope_log)
-    starts = [iv[0] for iv in log]
-
-    def scope_of(gate: Gate) -> str | None:
-        seq = getattr(gate, "seq", None)
-        if seq is None:
-            return None
-        i = bisect.bisect_right(starts, seq) - 1
-        # Intervals are nested or disjoint: walk back over earlier siblings that ended
-        # before this gate to the innermost interval that still contains it.
-        for j in range(i, builtins.max(i - 64, -1), -1):
-            if log[j][1] >= seq:
-                return log[j][2]
-        return None
-
-    return scope_of
 
 
 # ---------------------------------------------------------------------- gates
@@ -249,6 +204,20 @@ class Gate:
 
     saves_output: bool = False
     saves_inputs: bool = True
+
+    # How the gate is shown (``cr.explain``, ``cr.viz``); facts about the gate itself.
+    #: Output element i depends only on input element i (after broadcasting): the local
+    #: Jacobian is diagonal, so backward of ones gives every element's local derivative.
+    elementwise: ClassVar[bool] = False
+    #: The node's symbol in a drawing ("×", "σ"); None: the class name.
+    symbol: ClassVar[str | None] = None
+    #: The operator in expression labels: binary ("a + b") or, for one input, prefix ("-a").
+    infix: ClassVar[str | None] = None
+    #: The function in expression labels ("exp(x)"); None: the class name in lower case.
+    function_name: ClassVar[str | None] = None
+    #: The local gradient of each input in the seed notes' notation ("· Wᵀ", "Xᵀ ·"),
+    #: for gates whose local Jacobian is not diagonal (tables show it instead of numbers).
+    local_notation: ClassVar[tuple[str, ...] | None] = None
     out: Any = None
     hooks: Any = None
 
@@ -436,7 +405,8 @@ def _release(gate: Gate) -> None:
 
 def _engine(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bool,
             create_graph: bool, capture: Sequence[Tensor] | None,
-            trace: Callable[[Gate, Any, tuple], None] | None = None) -> list[Any] | None:
+            trace: Callable[[Gate, Any, tuple], None] | None = None,
+            hooks: bool = True) -> list[Any] | None:
     """The backward pass shared by ``Tensor.backward``, ``cr.grad`` and ``cr.explain``.
 
     With ``capture=None`` gradients accumulate into the leaves' ``.grad``. Otherwise
@@ -489,7 +459,7 @@ def _engine(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bo
                 _release(gate)
             continue
         gate._gy = None
-        if gate.hooks is not None:
+        if hooks and gate.hooks is not None:
             gy = _run_hooks(gate.hooks, gy)
         if want_gate:
             idx = want_gate.get(gate)
@@ -535,7 +505,7 @@ def _engine(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bo
             gate._gy = None
             idx = want_gate.get(gate)
             if idx is not None and gy is not None:
-                if gate.hooks is not None:
+                if hooks and gate.hooks is not None:
                     gy = _run_hooks(gate.hooks, gy)
                 for i in idx:
                     results[i] = gy
@@ -543,7 +513,7 @@ def _engine(roots: Sequence[Tensor], root_grads: Sequence[Any], retain_graph: bo
         if not isinstance(g, Tensor) and type(g) is not _ndarray:
             g = np.asarray(g)
         if accumulate:
-            if t._hooks:
+            if hooks and t._hooks:
                 g = _run_hooks(t._hooks, g)
             _accumulate_grad(t, g)
         else:
@@ -564,6 +534,38 @@ def _accumulate_grad(t: Tensor, g: Any) -> None:
         np.add(old.data, g, out=old.data)
     else:
         t.grad = _wrap(old.data + g)
+
+
+def collect_gates(roots: Sequence[Tensor]) -> list[Gate]:
+    """Every gate reachable from ``roots``, newest first (a topological order).
+
+    Raises :class:`GraphFreedError` if backward already released part of the graph.
+    """
+    return _collect(roots)
+
+
+def root_gradient(root: Tensor, grad: Any = None, where: str = "backward") -> Any:
+    """The upstream gradient a backward pass from ``root`` starts with (an ndarray).
+
+    ``grad=None`` is allowed for a one-element ``root`` only (it is then 1).
+    """
+    return _as_root_grad(root, grad, False, where)
+
+
+def traced_gradients(root: Tensor, seed: Any, inputs: Sequence[Tensor],
+                     trace: Callable[[Gate, Any, tuple], None]) -> list[Any]:
+    """Backward from ``root`` (upstream ``seed``) that shows every step; no side effects.
+
+    ``trace(gate, upstream, downstream)`` is called for every gate in the order backward
+    visits them, with the gradient the gate received and the one it sent to each input
+    (summed to the input's shape; ``None`` for inputs that need none), while the gate's
+    saved values are still there. The graph is kept, no ``.grad`` is touched and no
+    hook runs. Returns the gradients of ``inputs`` (ndarrays, ``None`` where none
+    arrived). This is what ``cr.explain`` is built on.
+    """
+    res = _engine([root], [seed], True, False, list(inputs), trace=trace, hooks=False)
+    assert res is not None
+    return res
 
 
 def _check_roots(roots: Sequence[Tensor], where: str) -> None:

@@ -45,50 +45,11 @@ import numpy as np
 
 from . import autograd as _ag
 from . import i18n
-from . import ops as _ops
 from .errors import BackwardError, GraphFreedError
+from .scopes import scope_resolver
 from .tensor import Tensor
 
 __all__ = ["Explanation", "FanOut", "Row", "d_of", "explain", "format_value"]
-
-#: Gates whose output element i depends only on input element i: for them backward
-#: with an upstream of ones gives the local derivative of every element.
-_ELEMENTWISE = frozenset({
-    _ops.Add, _ops.Sub, _ops.Mul, _ops.Div, _ops.Neg, _ops.Pow, _ops.Exp, _ops.Log,
-    _ops.Sqrt, _ops.Abs, _ops.Sin, _ops.Cos, _ops.Tanh, _ops.Sigmoid, _ops.ReLU,
-    _ops.Maximum, _ops.Minimum, _ops.Where, _ops.Clip, _ops.Cast,
-})
-
-# How a gate is written in expression labels ("a + b", "exp(x)") ...
-_INFIX = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Pow": "**", "MatMul": "@"}
-_FN = {
-    "Neg": "neg", "ReLU": "relu", "LogSumExp": "logsumexp", "LogSoftmax": "log_softmax",
-    "SoftmaxCrossEntropy": "cross_entropy", "BroadcastTo": "broadcast_to",
-    "SumTo": "sum_to", "ExpandDims": "expand_dims", "GetItem": "getitem",
-    "ScatterAdd": "scatter_add", "MatMul": "matmul", "Cast": "astype",
-}
-# ... and drawn in a graph node.
-_SYMBOL = {
-    "Add": "+", "Sub": "−", "Mul": "×", "Div": "÷", "Pow": "**", "MatMul": "@",
-    "Neg": "−x", "Exp": "exp", "Log": "log", "Sqrt": "√", "Abs": "|x|", "Sin": "sin",
-    "Cos": "cos", "Tanh": "tanh", "Sigmoid": "σ", "ReLU": "ReLU", "Maximum": "max",
-    "Minimum": "min", "Sum": "Σ", "Mean": "mean", "Max": "max", "Min": "min",
-    "SoftmaxCrossEntropy": "Softmax-with-Loss", "LogSumExp": "logsumexp",
-    "LogSoftmax": "log softmax", "Softmax": "softmax", "GetItem": "[ ]",
-}
-# Local gradient per input for array gates whose Jacobian is not diagonal, in the
-# notation of the seed notes (the table shows these instead of numbers).
-_LOCAL_SHORT = {
-    "MatMul": ("· Yᵀ", "Xᵀ ·"), "Affine": ("· Wᵀ", "Xᵀ ·", "Σ batch"),
-    "Sum": ("1",), "Mean": ("1/n",), "Var": ("2(x−μ)/(n−ddof)",), "Max": ("→ argmax",),
-    "Min": ("→ argmin",), "LogSumExp": ("softmax(x)",), "Softmax": ("y⊙(g − Σg·y)",),
-    "LogSoftmax": ("g − softmax·Σg",), "SoftmaxCrossEntropy": ("(softmax(x) − t)/N", ""),
-    "Reshape": ("reshape back",), "Transpose": ("transpose back",),
-    "BroadcastTo": ("sum back",), "SumTo": ("broadcast back",),
-    "ExpandDims": ("squeeze back",), "Squeeze": ("expand back",),
-    "Concatenate": ("split",), "Stack": ("unstack",), "GetItem": ("scatter",),
-    "ScatterAdd": ("gather",),
-}
 
 #: Expression labels longer than this fall back to the gate's name and a counter.
 MAX_LABEL = 24
@@ -218,8 +179,9 @@ class _Value:
 class _GateInfo:
     """A gate of the graph, with what it received and sent during backward."""
 
-    __slots__ = ("cls", "doc", "downstream", "expr", "fn", "index", "inputs", "local",
-                 "needs", "output", "scope", "step", "symbol", "upstream")
+    __slots__ = ("cls", "doc", "downstream", "expr", "fn", "index", "infix", "inputs",
+                 "local", "local_notation", "needs", "output", "scope", "step", "symbol",
+                 "upstream")
 
     def __init__(self, index: int, gate: Any, scope: str | None) -> None:
         cls = type(gate)
@@ -227,8 +189,10 @@ class _GateInfo:
         self.index = index
         self.cls = name
         self.doc = cls.__doc__ or ""
-        self.symbol = _SYMBOL.get(name, name)
-        self.fn = _FN.get(name, name.lower())
+        self.symbol = cls.symbol or name
+        self.fn = cls.function_name or name.lower()
+        self.infix = cls.infix
+        self.local_notation = cls.local_notation or ()
         self.scope: str | None = scope
         self.needs: tuple[bool, ...] = tuple(bool(n) for n in gate.needs)
         self.inputs: list[int] = []
@@ -269,14 +233,13 @@ def _freed_message(where: str) -> str:
             f"(cr.viz accepts it too)")
 
 
-def _expr(cls: str, fn: str, args: Sequence[_Value]) -> str:
+def _expr(infix: str | None, fn: str, args: Sequence[_Value]) -> str:
     def operand(v: _Value) -> str:
         return f"({v.label})" if v.compound else v.label
-    op = _INFIX.get(cls)
-    if op is not None and len(args) == 2:
-        return f"{operand(args[0])} {op} {operand(args[1])}"
-    if cls == "Neg" and len(args) == 1:
-        return f"-{operand(args[0])}"
+    if infix is not None and len(args) == 2:
+        return f"{operand(args[0])} {infix} {operand(args[1])}"
+    if infix is not None and len(args) == 1:
+        return f"{infix}{operand(args[0])}"
     return f"{fn}({', '.join(v.label for v in args)})"
 
 
@@ -342,13 +305,13 @@ def _assign_labels(g: _Graph) -> None:
     # intermediate values, in forward order (their inputs are labelled already)
     for gi in g.gates:
         args = [g.values[i] for i in gi.inputs]
-        gi.expr = _expr(gi.cls, gi.fn, args)
+        gi.expr = _expr(gi.infix, gi.fn, args)
         out = g.values[gi.output]
         if out.label:
             continue
         if len(gi.expr) <= MAX_LABEL and gi.expr not in taken:
             out.label = claim(gi.expr)
-            out.compound = gi.cls in _INFIX or gi.cls == "Neg"
+            out.compound = gi.infix is not None
         else:
             n = counters.get(gi.fn, 0) + 1
             while f"{gi.fn}{n}" in taken:
@@ -366,7 +329,7 @@ def _local(gate: Any, gy: Any) -> tuple[Any, ...] | None:
     while the values it saved are still there. ``None`` for other array gates.
     """
     cls = type(gate)
-    if cls not in _ELEMENTWISE:
+    if not cls.elementwise:
         if np.size(gy) != 1:
             return None
         for t in gate.inputs:
@@ -401,7 +364,7 @@ def _snapshot(y: Any, where: str, grads: bool | None, grad: Any = None) -> _Grap
         gates: list[Any] = []
     else:
         try:
-            gates = _ag._collect([y])
+            gates = _ag.collect_gates([y])
         except GraphFreedError as e:
             raise GraphFreedError(_freed_message(where)) from e
     gates.reverse()  # forward order: oldest gate first
@@ -427,7 +390,7 @@ def _snapshot(y: Any, where: str, grads: bool | None, grad: Any = None) -> _Grap
             v.value = _snap(t)
             v.shape = np.shape(t)
 
-    scope_of = _ag.scope_resolver()
+    scope_of = scope_resolver()
     for i, gate in enumerate(gates):
         gi = _GateInfo(i, gate, scope_of(gate))
         g.gates.append(gi)
@@ -485,7 +448,7 @@ def _snapshot(y: Any, where: str, grads: bool | None, grad: Any = None) -> _Grap
 
 def _trace_backward(g: _Graph, y: Tensor, gates: list[Any], gate_pos: dict[Any, int],
                     leaves: list[tuple[Tensor, int]], grad: Any, where: str) -> None:
-    seed = _ag._as_root_grad(y, grad, False, where)
+    seed = _ag.root_gradient(y, grad, where)
     records: list[tuple[int, Any, tuple[Any, ...], tuple[Any, ...] | None]] = []
 
     def trace(gate: Any, gy: Any, sent: tuple) -> None:
@@ -493,17 +456,7 @@ def _trace_backward(g: _Graph, y: Tensor, gates: list[Any], gate_pos: dict[Any, 
                         tuple(_snap(d, copy=False) for d in sent), _local(gate, gy)))
 
     # explain has no side effects: tensor hooks (retain_grad, user hooks) are not run
-    held = []
-    for gate in gates:
-        d = getattr(gate, "__dict__", None)
-        if d is not None and d.get("hooks") is not None:
-            held.append((d, d.pop("hooks")))
-    try:
-        res = _ag._engine([y], [seed], True, False, [t for t, _ in leaves], trace=trace)
-    finally:
-        for d, h in held:
-            d["hooks"] = h
-    assert res is not None
+    res = _ag.traced_gradients(y, seed, [t for t, _ in leaves], trace)
     values = g.values
     for (_, idx), r in zip(leaves, res):
         values[idx].grad = _snap(r, copy=False)
@@ -639,7 +592,7 @@ class Explanation:
         fmt = format_value
         const = t("constant", lang)
         for r, gi in zip(self.rows if grid_rows else (), (g.gates[i] for i in g.order)):
-            short = _LOCAL_SHORT.get(r.gate, ())
+            short = gi.local_notation
             numeric = gi.local is not None
             gate_cell = r.gate if not r.scope else f"{r.gate} ({r.scope})"
             for k, name in enumerate(r.input_names):
@@ -690,7 +643,7 @@ class Explanation:
 
         out: list[str] = []
         for r, gi in zip(self.rows, (g.gates[i] for i in g.order)):
-            short = _LOCAL_SHORT.get(r.gate, ())
+            short = gi.local_notation
             scope = f" ({r.scope})" if r.scope else ""
             out.append("")
             expr = f" = {gi.expr}" if gi.expr != r.output else ""

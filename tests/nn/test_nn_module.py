@@ -10,7 +10,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
-from chainrule.autograd import scope_resolver
+from chainrule.scopes import scope_resolver
 from chainrule.errors import InplaceModificationError
 from chainrule.nn import module as module_mod
 from chainrule.random import manual_seed
@@ -363,3 +363,26 @@ def test_scopes_cover_every_gate_of_a_long_forward_and_survive_backward():
     scope_of = scope_resolver()
     assert len(gates) == 5000 and all(scope_of(g) == "Deep" for g in gates)
     assert y.item() == 5000.0
+
+
+@pytest.mark.parametrize("children", [10, 70, 1000])
+def test_a_gate_after_many_child_calls_keeps_its_module_scope(children):
+    # The resolver once walked back at most 64 sibling intervals: a gate that a module
+    # made after more than 64 child calls lost its scope.
+    class Deep(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.kids = nn.Sequential(*[nn.Identity() for _ in range(children)])
+            self.scale = nn.Parameter(np.float64(2.0))
+
+        def forward(self, x):
+            for kid in self.kids:
+                x = kid(x) * 1.0
+            return x * self.scale
+
+    x = cr.tensor(1.0, requires_grad=True)
+    y = Deep()(x)
+    scope_of = scope_resolver()
+    assert scope_of(y.creator) == "Deep"
+    inner = y.creator.inputs[0].creator          # the last `* 1.0`, made by Deep itself
+    assert scope_of(inner) == "Deep"

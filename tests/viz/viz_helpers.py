@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import chainrule as cr
-from chainrule.autograd import record_scope
+from chainrule.scopes import record_scope
 
 
 def leaf(v: object, name: str) -> cr.Tensor:

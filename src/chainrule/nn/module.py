@@ -28,9 +28,9 @@ Scopes
 ------
 When a module is called while gradients are being recorded, the clock ticks of the
 start and the end of its ``forward`` are logged with the module's qualified name
-(``chainrule.autograd.record_scope``). Every gate takes a tick from the same clock, so
+(``chainrule.scopes.record_scope``). Every gate takes a tick from the same clock, so
 the gates created during the call are exactly those whose ``seq`` falls inside that
-interval; ``chainrule.autograd.scope_resolver()`` maps a gate to the innermost such
+interval; ``chainrule.scopes.scope_resolver()`` maps a gate to the innermost such
 module, and graph drawings cluster each layer's gates that way. The qualified name is
 the module's dotted name inside its outermost module (``0``, ``layers.1``), or its class
 name for the outermost module itself. It costs one append per call and nothing per
@@ -46,8 +46,9 @@ from typing import Any
 import numpy as np
 
 from .. import _config
-from ..autograd import no_grad, record_scope
+from ..autograd import no_grad
 from ..errors import DtypeError
+from ..scopes import record_scope
 from ..serialization import StateDictKeys, check_state_dict
 from ..tensor import Tensor, from_numpy
 

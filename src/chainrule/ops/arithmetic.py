@@ -20,6 +20,9 @@ from ._util import as_tensor
 class Add(Gate):
     """z = x + y.  Local gradients: dz/dx = 1, dz/dy = 1."""
 
+    elementwise = True
+    symbol = "+"
+    infix = "+"
     saves_inputs = False
 
     def forward(self, x: Array, y: Array) -> Array:
@@ -32,6 +35,9 @@ class Add(Gate):
 class Sub(Gate):
     """z = x - y.  Local gradients: 1 and -1."""
 
+    elementwise = True
+    symbol = "−"
+    infix = "-"
     saves_inputs = False
 
     def forward(self, x: Array, y: Array) -> Array:
@@ -43,6 +49,10 @@ class Sub(Gate):
 
 class Mul(Gate):
     """z = x * y.  Local gradients: dz/dx = y, dz/dy = x (the inputs swapped)."""
+
+    elementwise = True
+    symbol = "×"
+    infix = "*"
 
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
@@ -56,6 +66,10 @@ class Mul(Gate):
 
 class Div(Gate):
     """z = x / y.  Local gradients: 1/y and -x/y**2."""
+
+    elementwise = True
+    symbol = "÷"
+    infix = "/"
 
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
@@ -73,6 +87,9 @@ class Div(Gate):
 class Neg(Gate):
     """z = -x.  Local gradient: -1."""
 
+    elementwise = True
+    symbol = "−x"
+    infix = "-"
     saves_inputs = False
 
     def forward(self, x: Array) -> Array:
@@ -92,6 +109,9 @@ class Pow(Gate):
     for ``p > 0``).
     """
 
+    elementwise = True
+    symbol = "**"
+    infix = "**"
     saves_output = True
 
     def forward(self, x: Array, p: Array) -> Array:

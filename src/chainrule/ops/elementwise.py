@@ -33,6 +33,8 @@ from ._util import as_tensor
 class Exp(Gate):
     """y = exp(x).  Local gradient: exp(x) = y."""
 
+    elementwise = True
+    symbol = "exp"
     saves_output = True
     saves_inputs = False
 
@@ -47,6 +49,9 @@ class Exp(Gate):
 class Log(Gate):
     """y = log(x).  Local gradient: 1/x."""
 
+    elementwise = True
+    symbol = "log"
+
     def forward(self, x: Array) -> Array:
         self.x = x
         return np.log(x)
@@ -58,6 +63,8 @@ class Log(Gate):
 class Sqrt(Gate):
     """y = sqrt(x).  Local gradient: 1 / (2 sqrt(x)) = 1 / (2y)."""
 
+    elementwise = True
+    symbol = "√"
     saves_output = True
     saves_inputs = False
 
@@ -72,6 +79,9 @@ class Sqrt(Gate):
 class Abs(Gate):
     """y = |x|.  Local gradient: sign(x) (0 at 0)."""
 
+    elementwise = True
+    symbol = "|x|"
+
     def forward(self, x: Array) -> Array:
         self.x = x
         return np.abs(x)
@@ -82,6 +92,9 @@ class Abs(Gate):
 
 class Sin(Gate):
     """y = sin(x).  Local gradient: cos(x)."""
+
+    elementwise = True
+    symbol = "sin"
 
     def forward(self, x: Array) -> Array:
         self.x = x
@@ -94,6 +107,9 @@ class Sin(Gate):
 class Cos(Gate):
     """y = cos(x).  Local gradient: -sin(x)."""
 
+    elementwise = True
+    symbol = "cos"
+
     def forward(self, x: Array) -> Array:
         self.x = x
         return np.cos(x)
@@ -105,6 +121,8 @@ class Cos(Gate):
 class Tanh(Gate):
     """y = tanh(x).  Local gradient: 1 - y**2."""
 
+    elementwise = True
+    symbol = "tanh"
     saves_output = True
     saves_inputs = False
 
@@ -126,6 +144,8 @@ def _sigmoid_array(x: Any) -> Any:
 class Sigmoid(Gate):
     """y = 1 / (1 + exp(-x)).  Local gradient: y (1 - y), as the seed notes derive."""
 
+    elementwise = True
+    symbol = "σ"
     saves_output = True
     saves_inputs = False
 
@@ -141,6 +161,7 @@ class Sigmoid(Gate):
 class ReLU(Gate):
     """y = max(x, 0).  Local gradient: 1 where x > 0, else 0 (so relu'(0) = 0)."""
 
+    elementwise = True
     saves_inputs = False
 
     def forward(self, x: Array) -> Array:
@@ -158,6 +179,9 @@ class ReLU(Gate):
 class Maximum(Gate):
     """z = max(x, y) elementwise.  The gradient goes to the larger input; ties share it."""
 
+    elementwise = True
+    symbol = "max"
+
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
         self.y = y
@@ -171,6 +195,9 @@ class Maximum(Gate):
 
 class Minimum(Gate):
     """z = min(x, y) elementwise.  The gradient goes to the smaller input; ties share it."""
+
+    elementwise = True
+    symbol = "min"
 
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
@@ -186,6 +213,8 @@ class Minimum(Gate):
 class Where(Gate):
     """z = a where cond else b.  The gradient is routed to the branch that was chosen."""
 
+    elementwise = True
+
     def forward(self, cond: Array, a: Array, b: Array) -> Array:
         self.cond = np.asarray(cond, dtype=bool)
         return np.where(self.cond, a, b)
@@ -200,6 +229,8 @@ class Where(Gate):
 
 class Clip(Gate):
     """y = x limited to [lo, hi].  The gradient passes where lo <= x <= hi."""
+
+    elementwise = True
 
     def __init__(self, lo: Any = None, hi: Any = None) -> None:
         if lo is None and hi is None:
@@ -224,6 +255,8 @@ class Clip(Gate):
 class Cast(Gate):
     """y = x converted to another dtype.  The gradient is converted back."""
 
+    elementwise = True
+    function_name = "astype"
     saves_inputs = False
 
     def __init__(self, dtype: Any) -> None:

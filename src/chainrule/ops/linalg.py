@@ -26,6 +26,10 @@ class MatMul(Gate):
     Local gradients: dX = dZ @ Y^T, dY = X^T @ dZ (batch axes summed by the engine).
     """
 
+    symbol = "@"
+    infix = "@"
+    local_notation = ("· Yᵀ", "Xᵀ ·")
+
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
         self.y = y
@@ -59,6 +63,8 @@ class Affine(Gate):
     ``W`` is ``(n_in, n_out)``, ``B`` is ``(n_out,)`` or ``None``. Backward:
     ``dX = dY . W^T``, ``dW = X^T . dY``, ``dB = dY`` summed over the batch.
     """
+
+    local_notation = ("· Wᵀ", "Xᵀ ·", "Σ batch")
 
     def forward(self, x: Array, w: Array, b: Array | None = None) -> Array:
         if np.ndim(w) != 2 or np.shape(x)[-1:] != np.shape(w)[:1]:

@@ -30,6 +30,10 @@ class SoftmaxCrossEntropy(Gate):
     targets that do not sum to 1, softmax(x) * sum(t) - t).
     """
 
+    symbol = "Softmax-with-Loss"
+    function_name = "cross_entropy"
+    local_notation = ("(softmax(x) − t)/N", "")
+
     def __init__(self, reduction: str = "mean") -> None:
         if reduction not in _REDUCTIONS:
             raise ValueError(f"SoftmaxCrossEntropy: reduction must be one of {_REDUCTIONS}, "

@@ -35,6 +35,8 @@ class _Reduce(Gate):
 class Sum(_Reduce):
     """y = sum of x over ``axis``.  Local gradient: 1 for every input element."""
 
+    symbol = "Σ"
+    local_notation = ("1",)
     saves_inputs = False
 
     def forward(self, x: Array) -> Array:
@@ -47,6 +49,8 @@ class Sum(_Reduce):
 class Mean(_Reduce):
     """y = mean of x over ``axis``.  Local gradient: 1/n for each of the n elements."""
 
+    symbol = "mean"
+    local_notation = ("1/n",)
     saves_inputs = False
 
     def forward(self, x: Array) -> Array:
@@ -61,6 +65,8 @@ class Mean(_Reduce):
 
 class Var(_Reduce):
     """y = variance of x over ``axis`` (``ddof`` as in NumPy).  dy/dx = 2(x - mean)/(n - ddof)."""
+
+    local_notation = ("2(x−μ)/(n−ddof)",)
 
     def __init__(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> None:
         super().__init__(axis, keepdims)
@@ -81,6 +87,8 @@ class Var(_Reduce):
 class Max(_Reduce):
     """y = max of x over ``axis``.  The gradient goes to the maximum; ties share it."""
 
+    symbol = "max"
+    local_notation = ("→ argmax",)
     saves_output = True
 
     def forward(self, x: Array) -> Array:
@@ -101,6 +109,9 @@ class Max(_Reduce):
 class Min(Max):
     """y = min of x over ``axis``.  The gradient goes to the minimum; ties share it."""
 
+    symbol = "min"
+    local_notation = ("→ argmin",)
+
     def forward(self, x: Array) -> Array:
         axes = self._axes(x)
         self.x = x
@@ -119,6 +130,8 @@ def _logsumexp_array(x: Any, axes: Any, keepdims: bool) -> Any:
 class LogSumExp(_Reduce):
     """y = log(sum(exp(x))) over ``axis``, stably.  Local gradient: softmax(x) = exp(x - y)."""
 
+    symbol = "logsumexp"
+    local_notation = ("softmax(x)",)
     saves_output = True
 
     def forward(self, x: Array) -> Array:
@@ -135,6 +148,8 @@ class LogSumExp(_Reduce):
 class Softmax(Gate):
     """y = exp(x) / sum(exp(x)) over ``axis``.  Backward: y * (g - sum(g * y))."""
 
+    symbol = "softmax"
+    local_notation = ("y⊙(g − Σg·y)",)
     saves_output = True
     saves_inputs = False
 
@@ -154,6 +169,9 @@ class Softmax(Gate):
 class LogSoftmax(Gate):
     """y = x - logsumexp(x) over ``axis``.  Backward: g - softmax(x) * sum(g)."""
 
+    symbol = "log softmax"
+    function_name = "log_softmax"
+    local_notation = ("g − softmax·Σg",)
     saves_output = True
     saves_inputs = False
 

@@ -22,6 +22,7 @@ from ._util import as_tensor
 class Reshape(Gate):
     """y = x viewed with another shape.  Backward reshapes the gradient back."""
 
+    local_notation = ("reshape back",)
     saves_inputs = False
 
     def __init__(self, shape: Any) -> None:
@@ -38,6 +39,7 @@ class Reshape(Gate):
 class Transpose(Gate):
     """y = x with its axes permuted.  Backward applies the inverse permutation."""
 
+    local_notation = ("transpose back",)
     saves_inputs = False
 
     def __init__(self, axes: Any = None) -> None:
@@ -56,6 +58,8 @@ class Transpose(Gate):
 class BroadcastTo(Gate):
     """y = x broadcast to ``shape``.  Backward: the gradient summed back to x's shape."""
 
+    function_name = "broadcast_to"
+    local_notation = ("sum back",)
     saves_inputs = False
 
     def __init__(self, shape: Any) -> None:
@@ -73,6 +77,8 @@ class BroadcastTo(Gate):
 class SumTo(Gate):
     """y = x summed over broadcast axes down to ``shape``.  Backward broadcasts back."""
 
+    function_name = "sum_to"
+    local_notation = ("broadcast back",)
     saves_inputs = False
 
     def __init__(self, shape: Any) -> None:
@@ -89,6 +95,8 @@ class SumTo(Gate):
 class ExpandDims(Gate):
     """y = x with new axes of length 1 at ``axis``.  Backward removes them."""
 
+    function_name = "expand_dims"
+    local_notation = ("squeeze back",)
     saves_inputs = False
 
     def __init__(self, axis: Any) -> None:
@@ -105,6 +113,7 @@ class ExpandDims(Gate):
 class Squeeze(Gate):
     """y = x without axes of length 1 (those in ``axis``, or all).  Backward restores them."""
 
+    local_notation = ("expand back",)
     saves_inputs = False
 
     def __init__(self, axis: Any = None) -> None:
@@ -125,6 +134,7 @@ def _along(axis: int, ndim: int, item: Any) -> tuple:
 class Concatenate(Gate):
     """y = inputs joined along ``axis``.  Backward splits the gradient into the pieces."""
 
+    local_notation = ("split",)
     saves_inputs = False
 
     def __init__(self, axis: int = 0) -> None:
@@ -146,6 +156,7 @@ class Concatenate(Gate):
 class Stack(Gate):
     """y = inputs stacked along a new ``axis``.  Backward takes each slice back out."""
 
+    local_notation = ("unstack",)
     saves_inputs = False
 
     def __init__(self, axis: int = 0) -> None:
@@ -192,6 +203,8 @@ class GetItem(Gate):
     """y = x[index] (basic or advanced).  Backward scatters the gradient back, adding
     it up where an index repeats."""
 
+    symbol = "[ ]"
+    local_notation = ("scatter",)
     saves_inputs = False
 
     def __init__(self, index: Any) -> None:
@@ -211,6 +224,8 @@ class ScatterAdd(Gate):
     Backward gathers: the gradient of each scattered element is ``g[index]``.
     """
 
+    function_name = "scatter_add"
+    local_notation = ("gather",)
     saves_inputs = False
 
     def __init__(self, shape: Any, index: Any) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from .. import i18n
 from .._io import atomic_write_bytes
 from ..errors import PageTooLargeError
-from ..explain import _INFIX, _Graph, _Value, d_of, format_value
+from ..explain import _Graph, _Value, d_of, format_value
 from .layout import Layout, edge_grad, layout
 
 __all__ = ["to_html", "to_svg"]
@@ -218,7 +218,7 @@ def _calc(g: _Graph, gi: Any) -> str:
         shape = tuple(getattr(v.value, "shape", ()))
         return _Pseudo(str(shape), False)
 
-    left = _expr(gi.cls, gi.fn, [num(k, v) for k, v in enumerate(ins)])  # type: ignore[misc]
+    left = _expr(gi.infix, gi.fn, [num(k, v) for k, v in enumerate(ins)])  # type: ignore[misc]
     right = format_value(out.value) if scalar else str(tuple(getattr(out.value, "shape", ())))
     return f"{left} = {right}" if scalar else f"{left} → {right}"
 
@@ -294,8 +294,7 @@ def _page_data(g: _Graph, lay: Layout, lang: str) -> dict[str, Any]:
             if gi.local is not None:
                 local = format_value(gi.local[pos])
             else:
-                from ..explain import _LOCAL_SHORT
-                short = _LOCAL_SHORT.get(gi.cls, ())
+                short = gi.local_notation
                 local = short[pos] if pos < len(short) else "…"
             chain.append({"name": v.label, "up": format_value(gi.upstream), "local": local,
                           "down": format_value(down)})
@@ -311,8 +310,7 @@ def _page_data(g: _Graph, lay: Layout, lang: str) -> dict[str, Any]:
                   "text": t("page.done_text", lang),
                   "items": [f"{d_of(root.label, lf['name'])} = {lf['text']}" for lf in leaves]})
     return {"labels": i18n.page_labels(lang), "lang": lang, "root": root.label,
-            "edges": edges, "gates": gates, "leaves": leaves, "steps": steps,
-            "infix": sorted(_INFIX)}
+            "edges": edges, "gates": gates, "leaves": leaves, "steps": steps}
 
 
 def _json_for_script(obj: Any) -> str:
