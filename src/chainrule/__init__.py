@@ -10,79 +10,17 @@ by its local gradient: the chain rule, one gate at a time.
     >>> f.backward()
     >>> a.grad.item(), b.grad.item(), c.grad.item()
     (7.0, 9.0, 2.0)
+
+This module is the face of the package: it re-exports. The functions that run gates
+(``cr.exp``, ``cr.matmul``...) come from the ops' own ``@export`` declarations, so a new
+op appears here without an edit to this file.
 """
 
 from __future__ import annotations
 
 from . import data, nn, ops, optim, viz
-from .autograd import (
-    Gate,
-    backward,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
-from .errors import (
-    BackwardError,
-    ChainruleError,
-    DtypeError,
-    GradcheckError,
-    GraphFreedError,
-    InplaceModificationError,
-    ShapeError,
-)
-from .explain import explain
-from .gradcheck import gradcheck, gradgradcheck, numerical_grad
-from .ops import (
-    abs,
-    add,
-    affine,
-    astype,
-    broadcast_to,
-    clip,
-    concatenate,
-    cos,
-    div,
-    exp,
-    expand_dims,
-    flatten,
-    log,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
-    pow,
-    relu,
-    reshape,
-    sigmoid,
-    sin,
-    softmax,
-    softmax_cross_entropy,
-    sqrt,
-    squeeze,
-    stack,
-    sub,
-    sum,
-    sum_to,
-    swapaxes,
-    tanh,
-    transpose,
-    var,
-    where,
-)
-from .random import manual_seed
-from .serialization import CheckpointError, load, save
-from .tensor import (
+from ._tensor import (
     Tensor,
-    apply,
     arange,
     from_numpy,
     full,
@@ -94,83 +32,52 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .autograd import (
+    Gate,
+    apply,
+    backward,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .check import gradcheck, gradgradcheck, numerical_grad
+from .errors import (
+    BackwardError,
+    ChainruleError,
+    CheckpointError,
+    DtypeError,
+    GradcheckError,
+    GraphFreedError,
+    InplaceModificationError,
+    ShapeError,
+)
+from .explain import explain
+from .random import manual_seed
+from .serialization import load, save
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BackwardError",
-    "ChainruleError",
-    "CheckpointError",
-    "DtypeError",
-    "Gate",
-    "GradcheckError",
-    "GraphFreedError",
-    "InplaceModificationError",
-    "ShapeError",
-    "Tensor",
-    "abs",
-    "add",
-    "affine",
-    "arange",
-    "astype",
-    "backward",
-    "broadcast_to",
-    "clip",
-    "concatenate",
-    "cos",
-    "data",
-    "div",
-    "enable_grad",
-    "exp",
-    "expand_dims",
-    "flatten",
-    "from_numpy",
-    "full",
-    "grad",
-    "gradcheck",
-    "gradgradcheck",
-    "is_grad_enabled",
-    "load",
-    "log",
-    "log_softmax",
-    "logsumexp",
-    "manual_seed",
-    "matmul",
-    "max",
-    "maximum",
-    "mean",
-    "min",
-    "minimum",
-    "mul",
-    "neg",
-    "no_grad",
-    "numerical_grad",
-    "ones",
-    "ones_like",
-    "ops",
-    "pow",
-    "rand",
-    "randn",
-    "relu",
-    "reshape",
-    "save",
-    "set_grad_enabled",
-    "sigmoid",
-    "sin",
-    "softmax",
-    "softmax_cross_entropy",
-    "sqrt",
-    "squeeze",
-    "stack",
-    "sub",
-    "sum",
-    "sum_to",
-    "swapaxes",
-    "tanh",
-    "tensor",
-    "transpose",
-    "var",
-    "where",
-    "zeros",
-    "zeros_like",
-]
+_OPS = {e.name: e.fn for e in ops.exports() if e.public}
+globals().update(_OPS)
+
+__all__ = sorted([
+    "BackwardError", "ChainruleError", "CheckpointError", "DtypeError", "Gate",
+    "GradcheckError", "GraphFreedError", "InplaceModificationError", "ShapeError", "Tensor",
+    "apply", "arange", "backward", "data", "enable_grad", "explain", "from_numpy", "full",
+    "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "nn",
+    "no_grad", "numerical_grad", "ones", "ones_like", "ops", "optim", "rand", "randn",
+    "save", "set_grad_enabled", "tensor", "viz", "zeros", "zeros_like", *_OPS,
+])
+
+
+def _listen(entry: ops.Export) -> None:
+    """An op exported after import (a user's own) joins the namespace too."""
+    if entry.public:
+        globals()[entry.name] = entry.fn
+        if entry.name not in __all__:
+            __all__.append(entry.name)
+
+
+ops.on_export(_listen)

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._tensor import Tensor
 from .errors import BenchmarkError, BenchmarkMismatchError
-from .tensor import Tensor
 
 #: Environment variables that must be "1" for single-threaded BLAS / OpenMP.
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -114,7 +114,7 @@ ChainRun = Callable[[int], tuple[float, float, float, float]]
 
 def chain_chainrule(n_iter: int) -> tuple[float, float, float, float]:
     """One timed run of the chain with chainrule tensors."""
-    from .tensor import tensor
+    from ._tensor import tensor
 
     x = tensor([1.0], requires_grad=True)
     t0 = time.perf_counter()
@@ -355,7 +355,7 @@ def gates_sgd_step(ps: list[Tensor], x: Tensor, t: Tensor) -> float:
 
 def mlp_chainrule_gates(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
     """The step written with chainrule's gates, as a user of the seeds would."""
-    from .tensor import tensor
+    from ._tensor import tensor
 
     ps = [tensor(p, requires_grad=True) for p in params]
     xt = tensor(x)
@@ -373,7 +373,7 @@ def mlp_chainrule_nn(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> 
         from . import nn, optim
     except ImportError:
         return None
-    from .tensor import tensor
+    from ._tensor import tensor
 
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                           nn.Linear(256, 10))
@@ -685,7 +685,7 @@ def real_epoch(batch: int, seed: int) -> list[tuple[str, float, int]]:
         from .data import DataLoader, FashionMNIST
     except ImportError:
         return []
-    from .tensor import tensor
+    from ._tensor import tensor
 
     try:
         train = FashionMNIST("train", download=False)

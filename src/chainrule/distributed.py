@@ -98,12 +98,12 @@ from typing import Any
 
 import numpy as np
 
+from ._tensor import Tensor, from_numpy
 from .autograd import enable_grad, no_grad
 from .data import ArrayDataset, DataLoader
 from .data.loader import EpochCursor
 from .errors import DistributedError, DtypeError, MPIUnavailableError, ShapeError
 from .optim.optimizer import Optimizer
-from .tensor import Tensor, from_numpy
 
 __all__ = [
     "DataParallel",
@@ -430,7 +430,7 @@ def broadcast_parameters(module_or_params: Any, root: int = 0, *, comm: Any = No
                     raise ValueError(f"{where}: {items[i][0]} is a read-only ndarray and "
                                      f"cannot be overwritten in place")
                 if isinstance(t, Tensor):
-                    t._bump()
+                    t.mark_modified()
 
 
 def allreduce_gradients(params: Any, average: bool = True, *, comm: Any = None) -> None:

@@ -45,9 +45,9 @@ import numpy as np
 
 from . import autograd as _ag
 from . import i18n
+from ._tensor import Tensor
 from .errors import BackwardError, GraphFreedError
 from .scopes import scope_resolver
-from .tensor import Tensor
 
 __all__ = ["Explanation", "FanOut", "Row", "d_of", "explain", "format_value"]
 

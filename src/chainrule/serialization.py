@@ -46,7 +46,7 @@ FORMAT_VERSION = 1
 # ---------------------------------------------------------------------------- helpers
 def _tensor_class() -> type | None:
     try:
-        from .tensor import Tensor
+        from ._tensor import Tensor
     except ImportError:  # the core is not importable (yet): fall back to duck typing
         return None
     return Tensor

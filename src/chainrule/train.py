@@ -63,9 +63,9 @@ import numpy as np
 
 from . import random as _random
 from ._io import atomic_open
+from ._tensor import Tensor, from_numpy
 from .autograd import no_grad
 from .serialization import CheckpointError, load, save
-from .tensor import Tensor, from_numpy
 
 __all__ = [
     "ACTIVATIONS",

@@ -1,4 +1,4 @@
-"""``chainrule gradcheck`` and the library table behind it (:mod:`chainrule.gatespecs`).
+"""``chainrule gradcheck`` and the library table behind it (:mod:`chainrule.check.gates`).
 
 The table's own correctness (every gate, every case) is test_gate_table.py's job; here
 the command must report what it checked, and must fail, naming the culprit, when a
@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import gatespecs
+from chainrule.check import gates as gatespecs
 from chainrule.cli import main
 from chainrule.commands.gradcheck import check_two_layer_net
-from chainrule.gatespecs import GATE_SPECS, C, GateSpec, check_gate, gate_specs, normal
-from chainrule.tensor import apply1
+from chainrule.check.gates import GATE_SPECS, C, GateSpec, check_gate, gate_specs, normal
+from chainrule.autograd import apply1
 
 
 # ---------------------------------------------------------------------- broken gates
-class Square(cr.Gate):
+class Square(cr.Gate, register=False):
     def forward(self, x):
         self.x = x
         return x * x
@@ -31,14 +31,14 @@ class Square(cr.Gate):
         return gy * (2 * self.x)
 
 
-class SquareWrongGradient(Square):
+class SquareWrongGradient(Square, register=False):
     """First derivative off by 10% (as if the 2 were a 2.2)."""
 
     def backward(self, gy):
         return gy * (2.2 * self.x)
 
 
-class SquareConstantBackward(Square):
+class SquareConstantBackward(Square, register=False):
     """Right first derivative, computed outside the graph: second derivative is 0."""
 
     def backward(self, gy):
@@ -179,7 +179,7 @@ def test_cli_gradcheck_fails_when_a_gate_has_no_spec(
     _use_specs(monkeypatch, {k: v for k, v in GATE_SPECS.items() if k != "Sigmoid"})
     assert main(["gradcheck", "--no-second-order"]) == 1
     out = capsys.readouterr().out
-    assert "Sigmoid: gate class has no spec in chainrule.gatespecs" in out
+    assert "Sigmoid: gate class has no spec in chainrule.check.gates" in out
 
 
 def test_cli_gradcheck_unknown_gate(capsys: pytest.CaptureFixture[str]) -> None:

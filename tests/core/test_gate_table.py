@@ -1,6 +1,6 @@
 """Every gate, gradient-checked: one table entry per class in ``cr.ops.gate_classes()``.
 
-The table lives in the library, in :mod:`chainrule.gatespecs` (``chainrule gradcheck``
+The table lives in the library, in :mod:`chainrule.check.gates` (``chainrule gradcheck``
 runs the same specs). Each entry says how to build the gate with its public function
 (``fn``), how to drive it by hand (``hand``: the gate object and the arguments of
 ``forward``), and a few input cases, broadcasting ones included wherever the gate
@@ -30,7 +30,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import ops
-from chainrule.gatespecs import GATE_SPECS, GATE_VARIANTS, Case, GateSpec, case_seed
+from chainrule.check.gates import GATE_SPECS, GATE_VARIANTS, Case, GateSpec, case_seed
 
 Arrays = list[np.ndarray]
 Entry = GateSpec

@@ -167,7 +167,7 @@ def test_generic_dataset_is_stacked() -> None:
 
 
 def test_batches_are_tensors() -> None:
-    tensor_mod = pytest.importorskip("chainrule.tensor")
+    tensor_mod = pytest.importorskip("chainrule._tensor")
     loader = DataLoader(MNISTSample("test"), batch_size=128, shuffle=True, seed=0)
     batches = list(loader)
     assert len(batches) == len(loader) == 8

@@ -1,7 +1,7 @@
 """``chainrule gradcheck``: verify every gate's backward pass against numerical derivatives.
 
 For every gate class of ``chainrule.ops`` it runs the cases of
-``chainrule.gatespecs`` (the table the test suite uses: several shapes per gate,
+``chainrule.check.gates`` (the table the test suite uses: several shapes per gate,
 broadcasting ones included, plus the option variants), in float64: first derivatives
 by backprop against central differences (``cr.gradcheck``) and, unless
 ``--no-second-order``, second derivatives through ``create_graph``
@@ -153,9 +153,9 @@ def check_two_layer_net(sizes: tuple[int, int, int] = (784, 50, 10), samples: in
     import numpy as np
 
     from .. import nn
+    from .._tensor import tensor
     from ..autograd import no_grad
-    from ..gradcheck import numerical_grad
-    from ..tensor import tensor
+    from ..check import numerical_grad
 
     n_in, n_hidden, n_out = sizes
     rng = np.random.default_rng(seed)
@@ -201,7 +201,7 @@ def check_two_layer_net(sizes: tuple[int, int, int] = (784, 50, 10), samples: in
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule gradcheck``; returns 0 when every check passed, 1 otherwise, 2 for
     bad options."""
-    from ..gatespecs import (
+    from ..check.gates import (
         DEFAULT_ATOL,
         DEFAULT_EPS,
         DEFAULT_RTOL,
@@ -268,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     missing = missing_specs() if args.gate is None else []
     for name in missing:
-        failures.append(f"{name}: gate class has no spec in chainrule.gatespecs, so it "
+        failures.append(f"{name}: gate class has no spec in chainrule.check.gates, so it "
                         f"was not checked; add one")
     second = (f"{n_second - n_fail_2}/{n_second} second order ok" if n_second
               else "second order not checked")

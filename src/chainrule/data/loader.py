@@ -22,9 +22,9 @@ __all__ = ["DataLoader"]
 
 def _tensor_factories() -> tuple[Any, Any]:
     """``(Tensor, from_numpy)``; ``from_numpy`` is ``None`` if the core lacks it."""
-    from ..tensor import Tensor
+    from .._tensor import Tensor
     try:
-        from ..tensor import from_numpy
+        from .._tensor import from_numpy
     except ImportError:
         return Tensor, None
     return Tensor, from_numpy

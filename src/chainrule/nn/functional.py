@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from .._tensor import Tensor, wrap
 from ..errors import DtypeError, ShapeError
 from ..random import get_rng
-from ..tensor import Tensor, _wrap
 
 __all__ = [
     "affine", "batch_norm", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
@@ -30,7 +30,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _tensor(x: Any) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    return _wrap(np.asarray(x))
+    return wrap(np.asarray(x))
 
 
 def _check_reduction(where: str, reduction: str) -> None:
@@ -175,7 +175,7 @@ def batch_norm(x: Any, running_mean: Any = None, running_var: Any = None,
                 arr *= 1.0 - factor
                 arr += (factor * scale) * stat.data.reshape(c)
                 if isinstance(r, Tensor):
-                    r._bump()
+                    r.mark_modified()
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{where}: evaluation mode (training=False) needs running_mean "

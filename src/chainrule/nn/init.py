@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..autograd import no_grad
 from ..errors import ShapeError
 from ..random import get_rng
-from ..tensor import Tensor
 
 __all__ = [
     "calculate_fan_in_and_fan_out", "calculate_gain", "constant_", "he_normal_",

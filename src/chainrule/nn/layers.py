@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from .._tensor import Tensor
 from ..errors import DtypeError, ShapeError
-from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -204,7 +204,7 @@ class BatchNorm1d(Module):
             self.running_var.data.fill(1)
             self.num_batches_tracked.data.fill(0)
             for b in (self.running_mean, self.running_var, self.num_batches_tracked):
-                b._bump()
+                b.mark_modified()
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x.data if isinstance(x, Tensor) else x)
@@ -217,7 +217,7 @@ class BatchNorm1d(Module):
         if self.training and self.track_running_stats:
             nbt = self.num_batches_tracked
             nbt.data += 1
-            nbt._bump()
+            nbt.mark_modified()
             momentum = (1.0 / float(nbt.data) if self.momentum is None
                         else float(self.momentum))
         update = self.training and self.track_running_stats

@@ -46,11 +46,11 @@ from typing import Any
 import numpy as np
 
 from .. import _config
+from .._tensor import Tensor, from_numpy
 from ..autograd import no_grad
 from ..errors import DtypeError
 from ..scopes import record_scope
 from ..serialization import StateDictKeys, check_state_dict
-from ..tensor import Tensor, from_numpy
 
 __all__ = ["RECORD_SCOPES", "Module", "Parameter", "current_scope"]
 
@@ -385,7 +385,7 @@ class Module:
             if t.data.dtype.kind == "f" and t.data.dtype != dt:
                 t.data = t.data.astype(dt)
                 t.grad = None
-                t._bump()
+                t.mark_modified()
         return self
 
     def float(self) -> Module:
@@ -464,7 +464,7 @@ class Module:
                     np.copyto(t.data, arr, casting="same_kind")
                 else:
                     t.data = arr.astype(t.data.dtype, copy=True)
-                t._bump()
+                t.mark_modified()
         return result
 
     # ------------------------------------------------------------------ repr

@@ -11,98 +11,40 @@ can be driven by hand on plain numbers and arrays, exactly as the seed notes do:
     (2.0, 100.0)
 
 The lowercase functions (``add``, ``exp``, ``matmul``...) run a gate on tensors and
-record it in the graph; they are also exported as ``chainrule.add`` etc.
+record it in the graph. Each declares with ``@export`` (``_registry.py``) how users
+reach it; this package's namespace, ``chainrule``'s, the Tensor's methods and NumPy
+dispatch all come from those declarations (``_bind.py`` attaches them).
+
+To add a gate: write its class and its function in the module of its kind
+(arithmetic, elementwise, reduction, shape, linalg, losses), give the function an
+``@export``, and give the gate a spec in ``chainrule.check.gates`` (the suite fails for
+a gate without one).
 """
 
 from __future__ import annotations
 
-from ..autograd import Gate
-from .arithmetic import Add, Div, Mul, Neg, Pow, Sub, add, div, mul, neg, pow, sub
-from .elementwise import (
-    Abs,
-    Cast,
-    Clip,
-    Cos,
-    Exp,
-    Log,
-    Maximum,
-    Minimum,
-    ReLU,
-    Sigmoid,
-    Sin,
-    Sqrt,
-    Tanh,
-    Where,
-    abs,
-    astype,
-    clip,
-    cos,
-    exp,
-    log,
-    maximum,
-    minimum,
-    relu,
-    sigmoid,
-    sin,
-    sqrt,
-    tanh,
-    where,
-)
-from .linalg import Affine, MatMul, affine, matmul
-from .losses import SoftmaxCrossEntropy, softmax_cross_entropy
-from .reduction import (
-    LogSoftmax,
-    LogSumExp,
-    Max,
-    Mean,
-    Min,
-    Softmax,
-    Sum,
-    Var,
-    log_softmax,
-    logsumexp,
-    max,
-    mean,
-    min,
-    softmax,
-    sum,
-    var,
-)
-from .shape import (
-    BroadcastTo,
-    Concatenate,
-    ExpandDims,
-    GetItem,
-    Reshape,
-    ScatterAdd,
-    Squeeze,
-    Stack,
-    SumTo,
-    Transpose,
-    broadcast_to,
-    concatenate,
-    expand_dims,
-    flatten,
-    getitem,
-    reshape,
-    scatter_add,
-    squeeze,
-    stack,
-    sum_to,
-    swapaxes,
-    transpose,
-)
+from ..autograd import Gate, apply, gate_classes
+from . import arithmetic, elementwise, linalg, losses, reduction, shape
+from ._bind import bind_all
+from ._registry import Export, export, exports, on_export
+
+bind_all()
+
+_MODULES = (arithmetic, elementwise, linalg, losses, reduction, shape)
+_GATES = {name: cls for name, cls in gate_classes().items()
+          if any(cls.__module__ == m.__name__ for m in _MODULES)}
+_FUNCTIONS = {e.name: e.fn for e in exports() if e.public}
+globals().update(_GATES)
+globals().update(_FUNCTIONS)
+__all__ = sorted([*_GATES, *_FUNCTIONS, "Export", "Gate", "apply", "export", "exports",
+                  "gate_classes", "on_export"])
 
 
-def gate_classes() -> dict[str, type[Gate]]:
-    """Every gate class defined in ``chainrule.ops``, by name (used by the test table)."""
-    return {name: obj for name, obj in globals().items()
-            if isinstance(obj, type) and issubclass(obj, Gate) and obj is not Gate
-            and not name.startswith("_")}
+def _listen(entry: Export) -> None:
+    if entry.public:
+        globals()[entry.name] = entry.fn
+        if entry.name not in __all__:
+            __all__.append(entry.name)
 
 
-__all__ = sorted(
-    [name for name in dir() if not name.startswith("_")
-     and name not in {"annotations", "arithmetic", "elementwise", "linalg", "losses",
-                      "reduction", "shape"}]
-)
+on_export(_listen)

@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, _wrap
+from .._tensor import Tensor, wrap
 
 
 def as_tensor(x: Any) -> Tensor:
     """``x`` itself if it is a Tensor, else a constant tensor holding it."""
     if isinstance(x, Tensor):
         return x
-    return _wrap(np.asarray(x))
+    return wrap(np.asarray(x))
 
 
 def norm_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:

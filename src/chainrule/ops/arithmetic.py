@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Array, Gate, Grads
-from ..tensor import Tensor, apply1, apply2
+from .._tensor import Tensor
+from ..autograd import Array, Gate, Grads, apply1, apply2
+from ._registry import export
 from ._util import as_tensor
 
 
@@ -24,6 +25,7 @@ class Add(Gate):
     symbol = "+"
     infix = "+"
     saves_inputs = False
+    differentiable = ()
 
     def forward(self, x: Array, y: Array) -> Array:
         return x + y
@@ -39,6 +41,7 @@ class Sub(Gate):
     symbol = "−"
     infix = "-"
     saves_inputs = False
+    differentiable = ()
 
     def forward(self, x: Array, y: Array) -> Array:
         return x - y
@@ -53,6 +56,7 @@ class Mul(Gate):
     elementwise = True
     symbol = "×"
     infix = "*"
+    differentiable = ("x", "y")
 
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
@@ -70,6 +74,7 @@ class Div(Gate):
     elementwise = True
     symbol = "÷"
     infix = "/"
+    differentiable = ("x", "y")
 
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
@@ -91,6 +96,7 @@ class Neg(Gate):
     symbol = "−x"
     infix = "-"
     saves_inputs = False
+    differentiable = ()
 
     def forward(self, x: Array) -> Array:
         return -x
@@ -113,6 +119,7 @@ class Pow(Gate):
     symbol = "**"
     infix = "**"
     saves_output = True
+    differentiable = ("x", "p", "z")
 
     def forward(self, x: Array, p: Array) -> Array:
         self.x = x
@@ -149,32 +156,43 @@ class Pow(Gate):
 
 
 # ------------------------------------------------------------------ functions
+@export(operator="__add__", reflected="__radd__", numpy=(np.add,))
 def add(x: Any, y: Any) -> Tensor:
     """Elementwise ``x + y`` with NumPy broadcasting."""
     return apply2(Add(), x, y)
 
 
+@export(operator="__sub__", reflected="__rsub__", numpy=(np.subtract,))
 def sub(x: Any, y: Any) -> Tensor:
     """Elementwise ``x - y``."""
     return apply2(Sub(), x, y)
 
 
+@export(operator="__mul__", reflected="__rmul__", numpy=(np.multiply,))
 def mul(x: Any, y: Any) -> Tensor:
     """Elementwise ``x * y``."""
     return apply2(Mul(), x, y)
 
 
+@export(operator="__truediv__", reflected="__rtruediv__", numpy=(np.true_divide,))
 def div(x: Any, y: Any) -> Tensor:
     """Elementwise ``x / y``."""
     return apply2(Div(), x, y)
 
 
+@export(operator="__neg__", numpy=(np.negative,))
 def neg(x: Any) -> Tensor:
     """Elementwise ``-x``."""
     return apply1(Neg(), as_tensor(x))
 
 
+@export(operator="__pow__", reflected="__rpow__", numpy=(np.power,))
 def pow(x: Any, p: Any) -> Tensor:
     """Elementwise ``x ** p``; ``p`` may be a number or a tensor."""
     return apply2(Pow(), x, p)
 
+
+@export(numpy=(np.square,))
+def square(x: Any) -> Tensor:
+    """Elementwise ``x * x`` (one Mul gate)."""
+    return mul(x, x)

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Array, Gate, Grads
-from ..tensor import Tensor, apply, apply1, apply2
+from .._tensor import Tensor
+from ..autograd import Array, Gate, Grads, apply, apply1, apply2
+from ._registry import export
 from ._util import as_tensor
 
 
@@ -37,6 +38,7 @@ class Exp(Gate):
     symbol = "exp"
     saves_output = True
     saves_inputs = False
+    differentiable = ("y",)
 
     def forward(self, x: Array) -> Array:
         self.y = np.exp(x)
@@ -51,6 +53,7 @@ class Log(Gate):
 
     elementwise = True
     symbol = "log"
+    differentiable = ("x",)
 
     def forward(self, x: Array) -> Array:
         self.x = x
@@ -67,6 +70,7 @@ class Sqrt(Gate):
     symbol = "√"
     saves_output = True
     saves_inputs = False
+    differentiable = ("y",)
 
     def forward(self, x: Array) -> Array:
         self.y = np.sqrt(x)
@@ -81,6 +85,7 @@ class Abs(Gate):
 
     elementwise = True
     symbol = "|x|"
+    differentiable = ()
 
     def forward(self, x: Array) -> Array:
         self.x = x
@@ -95,6 +100,7 @@ class Sin(Gate):
 
     elementwise = True
     symbol = "sin"
+    differentiable = ("x",)
 
     def forward(self, x: Array) -> Array:
         self.x = x
@@ -109,6 +115,7 @@ class Cos(Gate):
 
     elementwise = True
     symbol = "cos"
+    differentiable = ("x",)
 
     def forward(self, x: Array) -> Array:
         self.x = x
@@ -125,6 +132,7 @@ class Tanh(Gate):
     symbol = "tanh"
     saves_output = True
     saves_inputs = False
+    differentiable = ("y",)
 
     def forward(self, x: Array) -> Array:
         self.y = np.tanh(x)
@@ -148,6 +156,7 @@ class Sigmoid(Gate):
     symbol = "σ"
     saves_output = True
     saves_inputs = False
+    differentiable = ("y",)
 
     def forward(self, x: Array) -> Array:
         self.y = _sigmoid_array(x)
@@ -163,6 +172,7 @@ class ReLU(Gate):
 
     elementwise = True
     saves_inputs = False
+    differentiable = ()
 
     def forward(self, x: Array) -> Array:
         self.mask = x > 0
@@ -181,6 +191,7 @@ class Maximum(Gate):
 
     elementwise = True
     symbol = "max"
+    differentiable = ()
 
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
@@ -198,6 +209,7 @@ class Minimum(Gate):
 
     elementwise = True
     symbol = "min"
+    differentiable = ()
 
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
@@ -214,6 +226,7 @@ class Where(Gate):
     """z = a where cond else b.  The gradient is routed to the branch that was chosen."""
 
     elementwise = True
+    differentiable = ()
 
     def forward(self, cond: Array, a: Array, b: Array) -> Array:
         self.cond = np.asarray(cond, dtype=bool)
@@ -231,6 +244,7 @@ class Clip(Gate):
     """y = x limited to [lo, hi].  The gradient passes where lo <= x <= hi."""
 
     elementwise = True
+    differentiable = ()
 
     def __init__(self, lo: Any = None, hi: Any = None) -> None:
         if lo is None and hi is None:
@@ -258,6 +272,7 @@ class Cast(Gate):
     elementwise = True
     function_name = "astype"
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, dtype: Any) -> None:
         self.dtype = np.dtype(dtype)
@@ -271,61 +286,73 @@ class Cast(Gate):
 
 
 # ------------------------------------------------------------------ functions
+@export(method=True, numpy=(np.exp,), expr=1)
 def exp(x: Any) -> Tensor:
     """Elementwise e**x."""
     return apply1(Exp(), as_tensor(x))
 
 
+@export(method=True, numpy=(np.log,), expr=1)
 def log(x: Any) -> Tensor:
     """Elementwise natural logarithm."""
     return apply1(Log(), as_tensor(x))
 
 
+@export(method=True, numpy=(np.sqrt,), expr=1)
 def sqrt(x: Any) -> Tensor:
     """Elementwise square root."""
     return apply1(Sqrt(), as_tensor(x))
 
 
+@export(method=True, operator="__abs__", numpy=(np.absolute,), expr=1)
 def abs(x: Any) -> Tensor:
     """Elementwise absolute value (gradient 0 at 0)."""
     return apply1(Abs(), as_tensor(x))
 
 
+@export(method=True, numpy=(np.sin,), expr=1)
 def sin(x: Any) -> Tensor:
     """Elementwise sine."""
     return apply1(Sin(), as_tensor(x))
 
 
+@export(method=True, numpy=(np.cos,), expr=1)
 def cos(x: Any) -> Tensor:
     """Elementwise cosine."""
     return apply1(Cos(), as_tensor(x))
 
 
+@export(method=True, numpy=(np.tanh,), expr=1)
 def tanh(x: Any) -> Tensor:
     """Elementwise hyperbolic tangent."""
     return apply1(Tanh(), as_tensor(x))
 
 
+@export(method=True, expr=1)
 def sigmoid(x: Any) -> Tensor:
     """Elementwise logistic function 1/(1+e**-x), computed without overflow."""
     return apply1(Sigmoid(), as_tensor(x))
 
 
+@export(method=True, expr=1)
 def relu(x: Any) -> Tensor:
     """Elementwise max(x, 0); the gradient at exactly 0 is 0."""
     return apply1(ReLU(), as_tensor(x))
 
 
+@export(method=True, numpy=(np.maximum,), expr=2)
 def maximum(x: Any, y: Any) -> Tensor:
     """Elementwise larger of ``x`` and ``y`` (ties share the gradient equally)."""
     return apply2(Maximum(), x, y)
 
 
+@export(method=True, numpy=(np.minimum,), expr=2)
 def minimum(x: Any, y: Any) -> Tensor:
     """Elementwise smaller of ``x`` and ``y`` (ties share the gradient equally)."""
     return apply2(Minimum(), x, y)
 
 
+@export(numpy=(np.where,))
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast together).
 
@@ -337,11 +364,13 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return apply(Where(), cond, a, b)
 
 
+@export(method=True, numpy=(np.clip,))
 def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
     """Limit values to ``[lo, hi]`` (either may be None); NumPy's ``a_min``/``a_max``."""
     return apply1(Clip(lo, hi), as_tensor(x))
 
 
+@export(method=True)
 def astype(x: Any, dtype: Any) -> Tensor:
     """Convert to ``dtype``; the gradient flows back converted to the original dtype."""
     x = as_tensor(x)

@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Array, Gate, Grads
+from .._tensor import Tensor
+from ..autograd import Array, Gate, Grads, apply, apply2
 from ..errors import ShapeError
-from ..tensor import Tensor, apply, apply2
+from ._registry import export
 
 
 def _mT(a: Any) -> Any:
@@ -29,6 +30,7 @@ class MatMul(Gate):
     symbol = "@"
     infix = "@"
     local_notation = ("· Yᵀ", "Xᵀ ·")
+    differentiable = ("x", "y")
 
     def forward(self, x: Array, y: Array) -> Array:
         self.x = x
@@ -65,6 +67,7 @@ class Affine(Gate):
     """
 
     local_notation = ("· Wᵀ", "Xᵀ ·", "Σ batch")
+    differentiable = ("x", "w")
 
     def forward(self, x: Array, w: Array, b: Array | None = None) -> Array:
         if np.ndim(w) != 2 or np.shape(x)[-1:] != np.shape(w)[:1]:
@@ -102,11 +105,14 @@ class Affine(Gate):
         return gx, gw, gb
 
 
+@export(method=("matmul", "dot"), operator="__matmul__", reflected="__rmatmul__",
+        numpy=(np.matmul, np.dot))
 def matmul(x: Any, y: Any) -> Tensor:
     """Matrix product with NumPy's ``matmul`` rules (the ``@`` operator)."""
     return apply2(MatMul(), x, y)
 
 
+@export
 def affine(x: Any, w: Any, b: Any = None) -> Tensor:
     """``x @ w + b`` as one fused gate (what ``nn.Linear`` uses)."""
     if b is None:

@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Array, Gate, Grads
+from .._tensor import Tensor
+from ..autograd import Array, Gate, Grads, apply2
 from ..errors import DtypeError, ShapeError
-from ..tensor import Tensor, apply2
+from ._registry import export
 from .reduction import _logsumexp_array, log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -33,6 +34,7 @@ class SoftmaxCrossEntropy(Gate):
     symbol = "Softmax-with-Loss"
     function_name = "cross_entropy"
     local_notation = ("(softmax(x) − t)/N", "")
+    differentiable = ("t",)
 
     def __init__(self, reduction: str = "mean") -> None:
         if reduction not in _REDUCTIONS:
@@ -57,21 +59,18 @@ class SoftmaxCrossEntropy(Gate):
                 bad = t[(t < 0) | (t >= n_cls)].ravel()[0]
                 raise ValueError(f"SoftmaxCrossEntropy: class index {bad} is out of range for "
                                  f"{n_cls} classes (valid: 0..{n_cls - 1})")
-            onehot = np.zeros_like(logp)
-            np.put_along_axis(onehot, t[..., None], 1, axis=-1)
-            self.onehot = onehot
             self.soft = False
             losses = -np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
         elif t.dtype.kind == "f":
             if t.shape != x.shape:
                 raise ShapeError(f"SoftmaxCrossEntropy: target probabilities of shape "
                                  f"{t.shape} do not match logits of shape {x.shape}")
-            self.onehot = t
             self.soft = True
             losses = -np.sum(t * logp, axis=-1)
         else:
             raise DtypeError(f"SoftmaxCrossEntropy: target must be class indices (int) or "
                              f"probabilities (float), got dtype {t.dtype}")
+        self.t = t
         self.logp = logp
         self.n = x.shape[0] if x.ndim == 2 else 1
         if self.reduction == "none":
@@ -92,7 +91,7 @@ class SoftmaxCrossEntropy(Gate):
         else:
             scale = gl
         needs = self.needs
-        t = self.onehot
+        t = self.t
         gx = None
         if needs[0]:
             p = np.exp(logp)
@@ -100,11 +99,17 @@ class SoftmaxCrossEntropy(Gate):
                 # dL/dx = softmax(x) * sum(t) - t: the familiar softmax(x) - t needs
                 # targets that sum to 1, which soft targets need not do.
                 p = p * np.sum(t, axis=-1, keepdims=True)
+            else:
+                t = np.zeros(np.shape(logp), dtype=np.result_type(logp))   # one-hot labels
+                np.put_along_axis(t, self.t[..., None], 1, axis=-1)
             gx = (p - t) * scale
         gt = -(logp * scale) if needs[1] else None
         return gx, gt
 
 
+@export
 def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Cross-entropy of ``softmax(logits)`` against class indices or probabilities."""
+    if not isinstance(target, (Tensor, np.ndarray)):
+        target = np.asarray(target)      # the gate saves the target array it was given
     return apply2(SoftmaxCrossEntropy(reduction), logits, target)

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Array, Gate, Grads
-from ..tensor import Tensor, apply1
+from .._tensor import Tensor
+from ..autograd import Array, Gate, Grads, apply1
+from ._registry import export
 from ._util import as_tensor, norm_axes, reduced_count, unreduce
 
 
@@ -38,6 +39,7 @@ class Sum(_Reduce):
     symbol = "Σ"
     local_notation = ("1",)
     saves_inputs = False
+    differentiable = ()
 
     def forward(self, x: Array) -> Array:
         return np.sum(x, axis=self._axes(x), keepdims=self.keepdims)
@@ -52,6 +54,7 @@ class Mean(_Reduce):
     symbol = "mean"
     local_notation = ("1/n",)
     saves_inputs = False
+    differentiable = ()
 
     def forward(self, x: Array) -> Array:
         axes = self._axes(x)
@@ -67,6 +70,7 @@ class Var(_Reduce):
     """y = variance of x over ``axis`` (``ddof`` as in NumPy).  dy/dx = 2(x - mean)/(n - ddof)."""
 
     local_notation = ("2(x−μ)/(n−ddof)",)
+    differentiable = ("x",)
 
     def __init__(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> None:
         super().__init__(axis, keepdims)
@@ -90,6 +94,7 @@ class Max(_Reduce):
     symbol = "max"
     local_notation = ("→ argmax",)
     saves_output = True
+    differentiable = ()
 
     def forward(self, x: Array) -> Array:
         axes = self._axes(x)
@@ -98,7 +103,8 @@ class Max(_Reduce):
         return self.y
 
     def backward(self, gy: Array) -> Grads:
-        # Which elements were the extreme is a constant of the derivative: use arrays.
+        # Which elements were the extreme is a constant of the derivative (nothing is
+        # declared differentiable), so these stay arrays under create_graph too.
         x = np.asarray(self.x)
         y = unreduce(np.asarray(self.y), self.axes, self.keepdims)
         hit = x == y
@@ -133,6 +139,7 @@ class LogSumExp(_Reduce):
     symbol = "logsumexp"
     local_notation = ("softmax(x)",)
     saves_output = True
+    differentiable = ("x", "y")
 
     def forward(self, x: Array) -> Array:
         axes = self._axes(x)
@@ -152,6 +159,7 @@ class Softmax(Gate):
     local_notation = ("y⊙(g − Σg·y)",)
     saves_output = True
     saves_inputs = False
+    differentiable = ("y",)
 
     def __init__(self, axis: int = -1) -> None:
         self.axis = axis
@@ -174,6 +182,7 @@ class LogSoftmax(Gate):
     local_notation = ("g − softmax·Σg",)
     saves_output = True
     saves_inputs = False
+    differentiable = ("y",)
 
     def __init__(self, axis: int = -1) -> None:
         self.axis = axis
@@ -187,41 +196,49 @@ class LogSoftmax(Gate):
 
 
 # ------------------------------------------------------------------ functions
+@export(method=True, numpy=(np.sum,), expr=1)
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (all axes by default), as ``np.sum``."""
     return apply1(Sum(axis, keepdims), as_tensor(x))
 
 
+@export(method=True, numpy=(np.mean,), expr=1)
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``, as ``np.mean``."""
     return apply1(Mean(axis, keepdims), as_tensor(x))
 
 
+@export(method=True, numpy=(np.var,))
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over ``axis``, as ``np.var`` (population variance unless ``ddof=1``)."""
     return apply1(Var(axis, keepdims, ddof), as_tensor(x))
 
 
+@export(method=True, numpy=(np.max, np.amax))
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Largest element over ``axis``; ties share the gradient equally."""
     return apply1(Max(axis, keepdims), as_tensor(x))
 
 
+@export(method=True, numpy=(np.min, np.amin))
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Smallest element over ``axis``; ties share the gradient equally."""
     return apply1(Min(axis, keepdims), as_tensor(x))
 
 
+@export(method=True)
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """``log(sum(exp(x), axis))`` computed stably (finite for |x| up to 1e4 and beyond)."""
     return apply1(LogSumExp(axis, keepdims), as_tensor(x))
 
 
+@export(method=True)
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """Softmax along ``axis`` (the last by default), computed stably."""
     return apply1(Softmax(axis), as_tensor(x))
 
 
+@export(method=True)
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """Logarithm of the softmax along ``axis``, computed stably."""
     return apply1(LogSoftmax(axis), as_tensor(x))

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Array, Gate, Grads, sum_to_array
+from .._tensor import Tensor, unwrap_index
+from ..autograd import Array, Gate, Grads, apply, apply1, sum_to_array
 from ..errors import ShapeError
-from ..tensor import Tensor, _unwrap_index, apply, apply1
+from ._registry import export
 from ._util import as_tensor
 
 
@@ -24,6 +25,7 @@ class Reshape(Gate):
 
     local_notation = ("reshape back",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, shape: Any) -> None:
         self.shape = shape
@@ -41,6 +43,7 @@ class Transpose(Gate):
 
     local_notation = ("transpose back",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, axes: Any = None) -> None:
         self.axes = None if axes is None else tuple(axes)
@@ -61,6 +64,7 @@ class BroadcastTo(Gate):
     function_name = "broadcast_to"
     local_notation = ("sum back",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, shape: Any) -> None:
         self.shape = tuple(shape)
@@ -80,6 +84,7 @@ class SumTo(Gate):
     function_name = "sum_to"
     local_notation = ("broadcast back",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, shape: Any) -> None:
         self.shape = tuple(shape)
@@ -98,6 +103,7 @@ class ExpandDims(Gate):
     function_name = "expand_dims"
     local_notation = ("squeeze back",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, axis: Any) -> None:
         self.axis = axis
@@ -115,6 +121,7 @@ class Squeeze(Gate):
 
     local_notation = ("expand back",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, axis: Any = None) -> None:
         self.axis = axis
@@ -136,6 +143,7 @@ class Concatenate(Gate):
 
     local_notation = ("split",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, axis: int = 0) -> None:
         self.axis = axis
@@ -158,6 +166,7 @@ class Stack(Gate):
 
     local_notation = ("unstack",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, axis: int = 0) -> None:
         self.axis = axis
@@ -177,7 +186,7 @@ def _is_basic(index: Any) -> bool:
 
 
 def _normalize_index(index: Any) -> Any:
-    index = _unwrap_index(index)
+    index = unwrap_index(index)
     items = index if isinstance(index, tuple) else (index,)
     fixed = []
     for i in items:
@@ -206,6 +215,7 @@ class GetItem(Gate):
     symbol = "[ ]"
     local_notation = ("scatter",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, index: Any) -> None:
         self.index = index
@@ -227,6 +237,7 @@ class ScatterAdd(Gate):
     function_name = "scatter_add"
     local_notation = ("gather",)
     saves_inputs = False
+    differentiable = ()
 
     def __init__(self, shape: Any, index: Any) -> None:
         self.shape = tuple(shape)
@@ -240,6 +251,7 @@ class ScatterAdd(Gate):
 
 
 # ------------------------------------------------------------------ functions
+@export(numpy=(np.reshape,))
 def reshape(x: Any, shape: Any) -> Tensor:
     """Same values, new shape (one dimension may be -1), as ``np.reshape``."""
     if isinstance(shape, (int, np.integer)):
@@ -247,11 +259,13 @@ def reshape(x: Any, shape: Any) -> Tensor:
     return apply1(Reshape(tuple(shape)), as_tensor(x))
 
 
+@export(numpy=(np.transpose,))
 def transpose(x: Any, axes: Any = None) -> Tensor:
     """Permute the axes (reverse them by default), as ``np.transpose``."""
     return apply1(Transpose(axes), as_tensor(x))
 
 
+@export(method=True, numpy=(np.swapaxes,))
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes, as ``np.swapaxes``."""
     x = as_tensor(x)
@@ -260,11 +274,13 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     return apply1(Transpose(axes), x)
 
 
+@export(method=True, numpy=(np.broadcast_to,))
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     """Broadcast to ``shape`` as ``np.broadcast_to``; the gradient is summed back."""
     return apply1(BroadcastTo(shape), as_tensor(x))
 
 
+@export(method=True)
 def sum_to(x: Any, shape: Any) -> Tensor:
     """Sum over the axes that broadcasting from ``shape`` would have added or stretched."""
     x = as_tensor(x)
@@ -273,16 +289,19 @@ def sum_to(x: Any, shape: Any) -> Tensor:
     return apply1(SumTo(shape), x)
 
 
+@export(method=True, numpy=(np.expand_dims,))
 def expand_dims(x: Any, axis: Any) -> Tensor:
     """Insert axes of length 1 at ``axis`` (an int or a tuple)."""
     return apply1(ExpandDims(axis), as_tensor(x))
 
 
+@export(method=True, numpy=(np.squeeze,))
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Remove axes of length 1 (only ``axis`` if given)."""
     return apply1(Squeeze(axis), as_tensor(x))
 
 
+@export(method=True)
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the axes ``start_dim..end_dim`` into one (all axes by default -> 1-D)."""
     x = as_tensor(x)
@@ -298,6 +317,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, (*shape[:s], merged, *shape[e + 1:]))
 
 
+@export(numpy=(np.concatenate,))
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis, as ``np.concatenate``."""
     tensors = list(tensors)
@@ -306,6 +326,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return apply(Concatenate(axis), *tensors)
 
 
+@export(numpy=(np.stack,))
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors of equal shape along a new axis, as ``np.stack``."""
     tensors = list(tensors)
@@ -318,6 +339,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return apply(Stack(axis), *tensors)
 
 
+@export(operator="__getitem__")
 def getitem(x: Any, index: Any) -> Tensor:
     """``x[index]`` with basic or advanced indexing; repeated indices add gradients."""
     x = as_tensor(x)
@@ -329,8 +351,26 @@ def getitem(x: Any, index: Any) -> Tensor:
                          f"{x.shape}: {e}") from e
 
 
+@export
 def scatter_add(g: Any, shape: Any, index: Any) -> Any:
     """Zeros of ``shape`` with ``g`` added at ``index``; differentiable for tensors."""
     if isinstance(g, Tensor):
         return apply1(ScatterAdd(shape, index), g)
     return _scatter_array(g, tuple(shape), index)
+
+
+@export(name="reshape", public=False, method=True)
+def _reshape_method(self: Tensor, *shape: Any) -> Tensor:
+    """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``, as ``ndarray.reshape``."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = tuple(shape[0])
+    return reshape(self, shape)
+
+
+@export(name="transpose", public=False, method=True)
+def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
+    """``t.transpose()``, ``t.transpose(1, 0, 2)`` or ``t.transpose((1, 0, 2))``, as
+    ``ndarray.transpose``."""
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = tuple(axes[0]) if axes[0] is not None else ()
+    return transpose(self, axes if axes else None)

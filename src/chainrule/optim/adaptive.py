@@ -69,7 +69,7 @@ class Adagrad(Optimizer):
             np.divide(g, tmp, out=tmp)
             tmp *= -clr
             d += tmp
-            p._bump()
+            p.mark_modified()
 
 
 class RMSprop(Optimizer):
@@ -147,7 +147,7 @@ class RMSprop(Optimizer):
                 np.divide(g, tmp, out=tmp)
                 tmp *= -lr
             d += tmp
-            p._bump()
+            p.mark_modified()
 
 
 class Adam(Optimizer):
@@ -226,7 +226,7 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= -step_size
             d += tmp
-            p._bump()
+            p.mark_modified()
 
 
 class AdamW(Adam):

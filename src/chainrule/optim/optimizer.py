@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..autograd import enable_grad
 from ..errors import DtypeError
-from ..tensor import Tensor
 
 __all__ = ["Optimizer"]
 

@@ -77,4 +77,4 @@ class SGD(Optimizer):
             tmp = scratch(d, 0)
             np.multiply(g, -lr, out=tmp)
             d += tmp
-            p._bump()
+            p.mark_modified()

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import grad as _grad
-from .autograd import no_grad
-from .errors import GradcheckError
-from .tensor import Tensor, _wrap
+from .._tensor import Tensor, wrap
+from ..autograd import grad as _grad
+from ..autograd import no_grad
+from ..errors import GradcheckError
 
 
 def _to_float(v: Any, where: str) -> float:
@@ -46,7 +46,7 @@ def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6,
     work = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
 
     def call() -> float:
-        args = [(Tensor(w, requires_grad=r) if r else _wrap(w)) if k
+        args = [(Tensor(w, requires_grad=r) if r else wrap(w)) if k
                 else (w if w.ndim else float(w)) for w, k, r in zip(work, kinds, req)]
         if record:
             return _to_float(f(*args), "numerical_grad")

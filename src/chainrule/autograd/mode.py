@@ -1,0 +1,57 @@
+"""Grad mode: whether new operations are recorded for backward."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from .._config import GradMode
+
+__all__ = ["enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+
+
+class _GradModeContext:
+    _value: bool
+
+    def __enter__(self) -> None:
+        self._prev = GradMode.enabled
+        GradMode.enabled = self._value
+
+    def __exit__(self, *exc: Any) -> None:
+        GradMode.enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Context manager (and decorator) in which operations record no graph.
+
+    Use it for evaluation and for parameter updates::
+
+        with cr.no_grad():
+            p.sub_(lr * p.grad)
+    """
+
+    _value = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
+
+    _value = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are currently recorded for backward."""
+    return GradMode.enabled
+
+
+def set_grad_enabled(mode: bool) -> None:
+    """Turn graph recording on or off for the whole process."""
+    GradMode.enabled = bool(mode)
