@@ -10,10 +10,10 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
-from chainrule.scopes import scope_resolver
 from chainrule.errors import InplaceModificationError
 from chainrule.nn import module as module_mod
 from chainrule.random import manual_seed
+from chainrule.scopes import scope_resolver
 from chainrule.serialization import CheckpointError, load, save
 
 
