@@ -17,9 +17,10 @@ class GradMode:
 
 
 #: One clock for the whole process. Every recorded gate takes a tick when it is
-#: created, and every in-place modification of a tensor stamps the tensor with a tick.
-#: So "tensor.version > gate.seq" means "modified after that gate saved it", and
-#: sorting gates by their tick gives a topological order of any graph.
+#: created (``gate.seq``), and every in-place modification stamps the memory it changes
+#: with a tick (``InplaceLog``). So "the memory under a saved tensor was stamped after
+#: ``gate.seq``" means "modified after that gate saved it", and sorting gates by their
+#: tick gives a topological order of any graph.
 clock = itertools.count(1)
 
 

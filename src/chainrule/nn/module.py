@@ -57,8 +57,9 @@ __all__ = ["RECORD_SCOPES", "Module", "Parameter", "current_scope"]
 _GradMode = _config.GradMode
 _clock = _config.clock
 
-#: Tag the gates each module call creates with the module's qualified name
-#: (``gate.scope``). Read at every call, so it can be switched at any time.
+#: Log each module call's interval of clock ticks with its qualified name, so drawings
+#: can cluster a layer's gates (``chainrule.scopes``). Read at every call, so it can be
+#: switched at any time.
 RECORD_SCOPES: bool = True
 
 _SCOPE_STACK: list[str] = []
@@ -68,7 +69,7 @@ def current_scope() -> str | None:
     """Qualified name of the innermost module whose ``forward`` is running, if any.
 
     Only maintained while gradients are recorded and :data:`RECORD_SCOPES` is true
-    (exactly when gates get tagged); returns ``None`` otherwise.
+    (exactly when module calls are logged as scopes); returns ``None`` otherwise.
     """
     return _SCOPE_STACK[-1] if _SCOPE_STACK else None
 
