@@ -100,9 +100,10 @@ def _worker(args: argparse.Namespace) -> None:
     import chainrule as cr
     import chainrule.distributed as dist
     from chainrule import nn, optim
+    from chainrule.data import DataLoader
 
     comm = dist.init()
-    mpi = dist._import_mpi()
+    from mpi4py import MPI as mpi  # imported by dist.init() above
     size = dist.world_size()
     data, about = _load_data(args.sample)
 
@@ -128,7 +129,8 @@ def _worker(args: argparse.Namespace) -> None:
             raise SystemExit(f"global batch {global_batch} is not a multiple of {size}")
         model, opt = build()
         params = list(model.parameters())
-        loader = dist.DistributedDataLoader(data, global_batch // size, shuffle=True, seed=0)
+        loader = DataLoader(data, global_batch // size,
+                            sampler=dist.DistributedSampler(data, shuffle=True, seed=0))
 
         def epoch(sync: bool, limit: int | None = None, model: Any = model, opt: Any = opt,
                   loader: Any = loader, params: list = params) -> tuple[float, float, float]:

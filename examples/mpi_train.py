@@ -49,7 +49,7 @@ except ImportError:  # running from a source checkout
 
 import chainrule.distributed as dist  # noqa: E402
 from chainrule import nn, optim  # noqa: E402
-from chainrule.data import ArrayDataset, MNISTSample  # noqa: E402
+from chainrule.data import ArrayDataset, DataLoader, MNISTSample  # noqa: E402
 
 
 def build_model(hidden: int) -> nn.Module:
@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     dist.broadcast_parameters(model)             # every rank starts from rank 0's weights
     opt = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     train, test = MNISTSample("train"), MNISTSample("test")
-    loader = dist.DistributedDataLoader(train, local_batch, shuffle=True, seed=args.seed)
+    # this rank's shard of the same seeded permutation on every rank
+    loader = DataLoader(train, local_batch,
+                        sampler=dist.DistributedSampler(train, shuffle=True, seed=args.seed))
     loss_fn = nn.SoftmaxCrossEntropy()
 
     if dist.is_main():

@@ -110,7 +110,7 @@ def test_state_between_epochs_and_after_break() -> None:
     loader = DataLoader(make_ds(10), 3, shuffle=True, seed=1, tensors=False)
     assert loader.state_dict()["epoch"] == 0 and loader.state_dict()["batch"] == 0
     list(loader)
-    assert (loader.state["epoch"], loader.state["batch"]) == (1, 0)
+    assert (loader.state_dict()["epoch"], loader.state_dict()["batch"]) == (1, 0)
     for _ in loader:
         break  # leaving early ends that epoch
     assert (loader.epoch, loader.state_dict()["batch"]) == (2, 0)

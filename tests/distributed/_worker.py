@@ -10,10 +10,12 @@ Modes
     ranks disagree). Each rank writes ``collectives-rank<r>.npz``.
 ``train``
     Three short data-parallel trainings (on 2 or 3 ranks) of a small float64 MLP
-    whose initial weights differ per rank until broadcast: a hand-written loop with
-    ``allreduce_gradients`` (SGD with momentum), ``Trainer`` with
-    ``DistributedOptimizer`` (Adam), and ``DataParallel`` (SGD, Nesterov). Each rank
-    writes its final weights to ``train-rank<r>.npz``. The test compares them across
+    whose initial weights differ per rank until broadcast, each reading its shard
+    through ``DataLoader(..., sampler=DistributedSampler(...))``: a hand-written loop
+    with ``allreduce_gradients`` (SGD with momentum), ``Trainer`` with
+    ``DistributedOptimizer`` (Adam), and a hand-written loop with
+    ``DistributedOptimizer`` (SGD, Nesterov). Each rank writes its final weights to
+    ``train-rank<r>.npz``. The test compares them across
     ranks (bit for bit) and with :func:`reference` (one process, global batches).
 ``raise``
     Rank 1 raises while rank 0 waits in a barrier: the job must abort, not hang.
@@ -43,7 +45,7 @@ LOCAL_BATCH = 6       # 2 ranks: global batches 12, 12, 12, 12, 6; 3 ranks: 18, 
 DATA_SEED = 11
 INIT_SEED = 100       # rank r initialises with INIT_SEED + r; rank 0's weights win
 EPOCHS = 2
-RUNS = ("loop_sgd", "trainer_adam", "dataparallel_nesterov")
+RUNS = ("loop_sgd", "trainer_adam", "distopt_nesterov")
 
 
 def make_dataset() -> ArrayDataset:
@@ -66,7 +68,7 @@ def make_optimizer(run: str, params: Any) -> optim.Optimizer:
         return optim.SGD(params, lr=0.2, momentum=0.9)
     if run == "trainer_adam":
         return optim.Adam(params, lr=0.05)
-    if run == "dataparallel_nesterov":
+    if run == "distopt_nesterov":
         return optim.SGD(params, lr=0.1, momentum=0.5, nesterov=True, weight_decay=1e-3)
     raise ValueError(run)
 
@@ -106,8 +108,9 @@ def run_train(out: Path) -> None:
     for run in RUNS:
         model = make_model(INIT_SEED + r)
         results[f"{run}/init_before_broadcast"] = model.state_dict()
-        loader = dist.DistributedDataLoader(make_dataset(), LOCAL_BATCH, shuffle=True,
-                                            seed=DATA_SEED)
+        data = make_dataset()
+        loader = DataLoader(data, LOCAL_BATCH,
+                            sampler=dist.DistributedSampler(data, shuffle=True, seed=DATA_SEED))
         if run == "loop_sgd":
             dist.broadcast_parameters(model)
             opt = make_optimizer(run, model.parameters())
@@ -118,10 +121,9 @@ def run_train(out: Path) -> None:
             opt = dist.DistributedOptimizer(make_optimizer(run, model.parameters()))
             Trainer(model, nn.SoftmaxCrossEntropy(), opt, loader).fit(EPOCHS)
         else:
-            dp = dist.DataParallel(model)
-            opt = make_optimizer(run, dp.parameters())
-            _loop(dp, opt, loader, after_backward=dp.allreduce_gradients)
-            dp.check_synchronized()
+            dist.broadcast_parameters(model)
+            opt = dist.DistributedOptimizer(make_optimizer(run, model.parameters()))
+            _loop(model, opt, loader)
         dist.check_synchronized(model)
         results[run] = model.state_dict()
         results[f"{run}/steps"] = len(loader) * EPOCHS
@@ -195,8 +197,8 @@ def run_collectives(out: Path) -> None:
     res["shard_epoch0"] = sampler.indices(0)
     res["shard_epoch1"] = sampler.indices(1)
     res["shard_len"] = len(sampler)
-    loader = dist.DistributedDataLoader(ArrayDataset(np.arange(11.0)[:, None],
-                                                     np.arange(11)), 2, shuffle=True)
+    eleven = ArrayDataset(np.arange(11.0)[:, None], np.arange(11))
+    loader = DataLoader(eleven, 2, sampler=dist.DistributedSampler(eleven, shuffle=True))
     res["loader_seed"] = loader.seed          # drawn on rank 0, broadcast
     res["loader_y_epoch0"] = np.concatenate([yb.data for _, yb in loader])
 
@@ -213,8 +215,11 @@ def run_collectives(out: Path) -> None:
         drift.weight.data[...] = 0.0
         drift.bias.data[...] = float(r)
     res["err_sync"] = _error_text(lambda: dist.check_synchronized(drift))
-    res["err_loader"] = _error_text(lambda: dist.DistributedDataLoader(
-        ArrayDataset(np.zeros((10, 1)), np.zeros(10)), 2, shuffle=True, seed=r))
+    ten = ArrayDataset(np.zeros((10, 1)), np.zeros(10))
+    res["err_loader"] = _error_text(lambda: dist.DistributedSampler(ten, shuffle=True,
+                                                                    seed=r))
+    res["err_batching"] = _error_text(lambda: DataLoader(
+        ten, 2 + r, sampler=dist.DistributedSampler(ten, shuffle=True, seed=0)))
     res["err_root"] = _error_text(lambda: dist.broadcast_parameters([np.zeros(1)], root=w))
     dist.barrier()
     res["after_errors"] = dist.allreduce_sum(1)   # the world still works

@@ -92,7 +92,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- (a) + (b) training
-RUNS = ["loop_sgd", "trainer_adam", "dataparallel_nesterov"]
+RUNS = ["loop_sgd", "trainer_adam", "distopt_nesterov"]
 
 
 def _check_training(trained: list[dict], run: str) -> None:
@@ -212,8 +212,11 @@ def test_disagreements_raise_on_every_rank(collectives: list[dict]) -> None:
             "raised the details); nothing was exchanged")
         assert res["err_sync"].startswith("DistributedError: check_synchronized: 1 of 2")
         assert "bias" in res["err_sync"]
-        assert res["err_loader"].startswith("DistributedError: DistributedDataLoader")
-        assert "rank 1: (10, 2, True, 1," in res["err_loader"]
+        assert res["err_loader"].startswith("DistributedError: DistributedSampler")
+        assert "rank 1: (10, True, 1," in res["err_loader"]
+        assert res["err_batching"].startswith(
+            "DistributedError: DataLoader with a DistributedSampler")
+        assert "rank 0: (10, 2, False); rank 1: (10, 3, False)" in res["err_batching"]
         assert res["err_root"] == ("ValueError: broadcast_parameters: root must be a rank "
                                    "in 0..1, got 2")
 

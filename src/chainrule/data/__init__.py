@@ -1,4 +1,5 @@
-"""Data: IDX files, datasets (MNIST, Fashion-MNIST, an embedded MNIST sample), DataLoader.
+"""Data: IDX files, datasets (MNIST, Fashion-MNIST, an embedded MNIST sample), DataLoader
+and its samplers.
 
 Quick start::
 
@@ -28,6 +29,7 @@ from .datasets import (
 )
 from .idx import read_idx, write_idx
 from .loader import DataLoader
+from .sampler import RandomSampler, Sampler, SequentialSampler
 
 __all__ = [
     "DATA_ENV",
@@ -39,6 +41,9 @@ __all__ = [
     "DatasetNotFoundError",
     "FashionMNIST",
     "MNISTSample",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
     "data_dir",
     "default_data_dir",
     "load_dataset",

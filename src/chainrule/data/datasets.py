@@ -276,14 +276,6 @@ def _find(directory: Path, name: str) -> Path | None:
     return None
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _user_agent() -> str:
     try:
         from importlib.metadata import version

@@ -1,61 +1,26 @@
-"""DataLoader: minibatches of a dataset, shuffled reproducibly, as Tensors.
+"""DataLoader: minibatches of a dataset, in an order a sampler decides, as Tensors.
 
-The order of an epoch is a pure function of ``(seed, epoch)``: epoch ``e`` uses
-``np.random.default_rng([seed, e]).permutation(n)``. Nothing else (how many loaders
-exist, what else drew random numbers) affects it, so a run resumed from a checkpoint
-sees exactly the batches it would have seen: save :meth:`DataLoader.state_dict` with
-the model and call :meth:`DataLoader.load_state_dict` when resuming, even in the middle
-of an epoch.
+The default order is reproducible: epoch ``e`` of ``DataLoader(..., shuffle=True,
+seed=s)`` is :func:`~chainrule.data.sampler.epoch_permutation` of ``(s, e)``, a pure
+function of the seed and the epoch, so a run resumed from :meth:`DataLoader.state_dict`
+sees exactly the batches it would have seen, even from the middle of an epoch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
+from .._tensor import Tensor, from_numpy
 from .datasets import ArrayDataset
+from .sampler import RandomSampler, SequentialSampler, check_count, draw_seed
 
 __all__ = ["DataLoader"]
 
 
-def _tensor_factories() -> tuple[Any, Any]:
-    """``(Tensor, from_numpy)``; ``from_numpy`` is ``None`` if the core lacks it."""
-    from .._tensor import Tensor
-    try:
-        from .._tensor import from_numpy
-    except ImportError:
-        return Tensor, None
-    return Tensor, from_numpy
-
-
-class EpochCursor:
-    """Which epoch (and batch within it) a loader is at; shared by the loaders.
-
-    Subclasses keep ``_next_epoch`` (the epoch the next iteration runs), ``_skip``
-    (batches of it already handed out, when resuming) and ``_active`` (``(epoch,
-    batch)`` while an iteration runs, else ``None``).
-    """
-
-    _next_epoch: int = 0
-    _skip: int = 0
-    _active: tuple[int, int] | None = None
-
-    def set_epoch(self, epoch: int) -> None:
-        """Make the next iteration run epoch ``epoch`` (from its first batch)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ValueError(f"set_epoch: epoch must be a non-negative int, got {epoch!r}")
-        self._next_epoch = int(epoch)
-        self._skip = 0
-
-    @property
-    def epoch(self) -> int:
-        """The epoch being iterated, or between epochs the one the next iteration runs."""
-        return self._active[0] if self._active is not None else self._next_epoch
-
-
-class DataLoader(EpochCursor):
+class DataLoader:
     """Iterate over a dataset in minibatches ``(x, y)``.
 
     Parameters
@@ -75,6 +40,10 @@ class DataLoader(EpochCursor):
         Seed of the shuffling. ``None`` (default) draws one from the global generator
         (:func:`chainrule.random.get_rng`) when the loader is made, so ``cr.manual_seed``
         makes the order reproducible.
+    sampler:
+        Which indices each epoch visits, instead of ``shuffle``/``seed``: an object with
+        ``__iter__``, ``__len__`` and ``set_epoch`` (see :mod:`chainrule.data.sampler`),
+        e.g. ``chainrule.distributed.DistributedSampler`` for this rank's shard.
     tensors:
         Yield :class:`chainrule.Tensor` batches (default) or plain ndarrays.
 
@@ -85,83 +54,145 @@ class DataLoader(EpochCursor):
 
     def __init__(self, dataset: Any, batch_size: int = 64, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None, *,
-                 tensors: bool = True) -> None:
+                 sampler: Any = None, tensors: bool = True) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got "
                              f"{batch_size!r}")
-        if seed is None:
-            from ..random import get_rng
-            seed = int(get_rng().integers(0, 2**63))
-        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"DataLoader: seed must be a non-negative int, got {seed!r}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self.seed = int(seed)
         self.tensors = tensors
+        if sampler is not None:
+            if shuffle or seed is not None:
+                raise ValueError("DataLoader: give either sampler= or shuffle=/seed=, not "
+                                 "both; the sampler decides the order, so pass shuffle and "
+                                 "seed to the sampler (e.g. DistributedSampler(dataset, "
+                                 "shuffle=True, seed=0))")
+            missing = [m for m in ("__iter__", "__len__", "set_epoch")
+                       if not hasattr(sampler, m)]
+            if missing:
+                raise TypeError(f"DataLoader: sampler must have __iter__, __len__ and "
+                                f"set_epoch; a {type(sampler).__name__} lacks "
+                                f"{', '.join(missing)}")
+            self._seed: int | None = None
+            self.sampler = sampler
+            check = getattr(sampler, "check_loader", None)
+            if check is not None:
+                check(len(dataset), self.batch_size, self.drop_last)
+        else:
+            if seed is None:
+                seed = draw_seed()
+            elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+                    or seed < 0:
+                raise ValueError(f"DataLoader: seed must be a non-negative int, got "
+                                 f"{seed!r}")
+            self._seed = int(seed)
+            self.sampler = (RandomSampler(len(dataset), self._seed) if shuffle
+                            else SequentialSampler(len(dataset)))
+        self._custom = sampler is not None
         self._next_epoch = 0   # epoch the next iteration will run
         self._skip = 0         # batches to skip at the start of it (resume mid-epoch)
         self._active: tuple[int, int] | None = None  # (epoch, batches done) while running
 
+    # ------------------------------------------------------------------ order
+    @property
+    def shuffle(self) -> bool:
+        """Whether the order changes from epoch to epoch (the sampler's ``shuffle``)."""
+        if self._custom:
+            return bool(getattr(self.sampler, "shuffle", False))
+        return isinstance(self.sampler, RandomSampler)
+
+    @property
+    def seed(self) -> int | None:
+        """The shuffling seed (the sampler's, or ``None`` if it has none)."""
+        if self._custom:
+            return getattr(self.sampler, "seed", None)
+        return self._seed
+
+    def indices(self, epoch: int) -> np.ndarray:
+        """The sample order of ``epoch`` (for the default samplers a pure function of
+        ``seed`` and ``epoch``)."""
+        order = getattr(self.sampler, "indices", None)
+        if order is not None:
+            return np.asarray(order(int(epoch)))
+        self.sampler.set_epoch(int(epoch))
+        return np.fromiter(iter(self.sampler), dtype=np.intp)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration run epoch ``epoch`` (from its first batch)."""
+        self._next_epoch = check_count(epoch, "epoch", "set_epoch")
+        self._skip = 0
+
+    @property
+    def epoch(self) -> int:
+        """The epoch being iterated, or between epochs the one the next iteration runs."""
+        return self._active[0] if self._active is not None else self._next_epoch
+
     # ------------------------------------------------------------------ sizes
     @property
     def num_samples(self) -> int:
-        """The number of samples in the dataset."""
-        return len(self.dataset)
+        """Samples per epoch: the dataset's size, or the sampler's share of it."""
+        return len(self.sampler)
 
     def __len__(self) -> int:
         """Batches per epoch."""
         n, b = self.num_samples, self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
-    # ------------------------------------------------------------------ order
-    def indices(self, epoch: int) -> np.ndarray:
-        """The sample order of ``epoch`` (a pure function of ``seed`` and ``epoch``)."""
-        n = self.num_samples
-        if not self.shuffle:
-            return np.arange(n)
-        return np.random.default_rng([self.seed, int(epoch)]).permutation(n)
-
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        """Where the loader is: ``{"seed", "epoch", "batch", ...}`` (plain ints/bools).
+        """Where the loader is: ``{"seed", "epoch", "batch", ...}`` (plain values).
 
         ``epoch``/``batch`` say which epoch is running and how many of its batches have
-        been handed out (between epochs: the next epoch and 0). Save it in a checkpoint
-        (``cr.save`` stores it) to resume with :meth:`load_state_dict`.
+        been handed out (between epochs: the next epoch and 0); ``num_samples`` is the
+        dataset's size. With a ``sampler=`` that has a ``state_dict``, its state is
+        under ``"sampler"``. Save it in a checkpoint (``cr.save`` stores it) to resume
+        with :meth:`load_state_dict`.
         """
         epoch, batch = self._active if self._active is not None else (self._next_epoch,
                                                                         self._skip)
-        return {"seed": self.seed, "epoch": epoch, "batch": batch,
-                "batch_size": self.batch_size, "shuffle": self.shuffle,
-                "drop_last": self.drop_last, "num_samples": self.num_samples}
+        state: dict[str, Any] = {
+            "seed": self.seed, "epoch": epoch, "batch": batch,
+            "batch_size": self.batch_size, "shuffle": self.shuffle,
+            "drop_last": self.drop_last, "num_samples": len(self.dataset)}
+        sampler_state = getattr(self.sampler, "state_dict", None)
+        if self._custom and sampler_state is not None:
+            state["sampler"] = sampler_state()
+        return state
 
-    @property
-    def state(self) -> dict[str, Any]:
-        """Same as :meth:`state_dict`."""
-        return self.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`: the next iteration continues that epoch at the
         batch after the last one handed out, with the same order.
 
         Raises ``ValueError`` if the dataset size or batching differs from when the state
-        was saved (the batches would not be the same).
+        was saved (the batches would not be the same), or if the sampler refuses it.
         """
-        for key in ("num_samples", "batch_size", "shuffle", "drop_last"):
-            if key in state and state[key] != getattr(self, key):
+        for key, mine in (("num_samples", len(self.dataset)),
+                          ("batch_size", self.batch_size), ("shuffle", self.shuffle),
+                          ("drop_last", self.drop_last)):
+            if key in state and state[key] != mine:
                 raise ValueError(f"DataLoader.load_state_dict: saved {key}={state[key]!r} "
-                                 f"but this loader has {getattr(self, key)!r}; the batches "
-                                 f"would not match the saved run")
+                                 f"but this loader has {mine!r}; the batches would not "
+                                 f"match the saved run")
         try:
-            seed, epoch, batch = int(state["seed"]), int(state["epoch"]), int(state["batch"])
+            epoch, batch = int(state["epoch"]), int(state["batch"])
+            seed = None if self._custom else int(state["seed"])
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"DataLoader.load_state_dict: bad state {state!r}") from e
-        if seed < 0 or epoch < 0 or not 0 <= batch <= len(self):
-            raise ValueError(f"DataLoader.load_state_dict: out-of-range state {state!r}")
-        self.seed = seed
+            raise ValueError(f"DataLoader.load_state_dict: bad state {dict(state)!r}") from e
+        if (seed is not None and seed < 0) or epoch < 0 or batch < 0:
+            raise ValueError(f"DataLoader.load_state_dict: out-of-range state "
+                             f"{dict(state)!r}")
+        restore = getattr(self.sampler, "load_state_dict", None)
+        if self._custom and restore is not None and "sampler" in state:
+            restore(state["sampler"], mid_epoch=batch > 0)
+        if batch > len(self):
+            raise ValueError(f"DataLoader.load_state_dict: out-of-range state "
+                             f"{dict(state)!r}")
+        if seed is not None:
+            self._seed = seed
+            if isinstance(self.sampler, RandomSampler):
+                self.sampler.seed = seed
         self._next_epoch = epoch
         self._skip = batch
         self._active = None
@@ -180,13 +211,12 @@ class DataLoader(EpochCursor):
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         """One epoch of batches ``(x, y)``."""
         if self.tensors:
-            tensor_cls, from_numpy = _tensor_factories()
             # ArrayDataset.get_batch and the stacking fallback return fresh arrays, so
             # they can be wrapped without another copy; other get_batch methods might
             # return views of their storage, which Tensor() copies.
             fresh = isinstance(self.dataset, ArrayDataset) or \
                 not hasattr(self.dataset, "get_batch")
-            wrap = from_numpy if fresh and from_numpy is not None else tensor_cls
+            wrap: Any = from_numpy if fresh else Tensor
         else:
             def wrap(a: np.ndarray) -> np.ndarray:
                 return a
@@ -195,7 +225,9 @@ class DataLoader(EpochCursor):
         return self._run(epoch, start, wrap)
 
     def _run(self, epoch: int, start: int, wrap: Any) -> Iterator[tuple[Any, Any]]:
-        order = self.indices(epoch) if self.shuffle else None
+        self.sampler.set_epoch(epoch)
+        # The sequential default reads contiguous slices (no index array, no gather).
+        order = None if isinstance(self.sampler, SequentialSampler) else self.indices(epoch)
         n, b = self.num_samples, self.batch_size
         self._active = (epoch, start)
         try:
@@ -210,6 +242,10 @@ class DataLoader(EpochCursor):
 
     def __repr__(self) -> str:
         name = getattr(self.dataset, "description", None) or type(self.dataset).__name__
-        return (f"DataLoader({name}; {self.num_samples} samples, batch_size="
-                f"{self.batch_size}, {len(self)} batches, shuffle={self.shuffle}, "
-                f"drop_last={self.drop_last}, seed={self.seed}, epoch={self.epoch})")
+        head = (f"DataLoader({name}; {self.num_samples} samples, batch_size="
+                f"{self.batch_size}, {len(self)} batches")
+        if self._custom:
+            return (f"{head}, drop_last={self.drop_last}, sampler={self.sampler!r}, "
+                    f"epoch={self.epoch})")
+        return (f"{head}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
+                f"seed={self.seed}, epoch={self.epoch})")
