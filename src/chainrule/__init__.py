@@ -33,7 +33,6 @@ from .errors import (
     InplaceModificationError,
     ShapeError,
 )
-from .explain import explain
 from .gradcheck import gradcheck, gradgradcheck, numerical_grad
 from .ops import (
     abs,
@@ -94,6 +93,7 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .viz import explain
 
 __version__ = "0.1.0"
 
