@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import chainrule as cr
-from chainrule.explain import explain
-from chainrule.viz import GraphvizError
+from chainrule.viz import GraphvizError, explain
 
 
 def examples() -> list[tuple[str, cr.Tensor, list[cr.Tensor]]]:

@@ -32,6 +32,7 @@ from ._tensor import (
     zeros,
     zeros_like,
 )
+from ._version import __version__
 from .autograd import (
     Gate,
     apply,
@@ -53,11 +54,9 @@ from .errors import (
     InplaceModificationError,
     ShapeError,
 )
-from .explain import explain
 from .random import manual_seed
 from .serialization import load, save
-
-__version__ = "0.1.0"
+from .viz import explain
 
 _OPS = {e.name: e.fn for e in ops.exports() if e.public}
 globals().update(_OPS)

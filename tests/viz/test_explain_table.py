@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import viz_helpers as graphs
-from viz_helpers import in_scope, leaf
 
 import chainrule as cr
 from chainrule.errors import BackwardError, GraphFreedError
-from chainrule.explain import Explanation, explain, format_value
-from chainrule.i18n import LanguageError
+from chainrule.viz import Explanation, explain, format_value
+from chainrule.viz.i18n import LanguageError
+
+from . import viz_helpers as graphs
+from .viz_helpers import in_scope, leaf
 
 
 @pytest.fixture
@@ -160,7 +161,7 @@ def test_korean_names_align_in_the_table():
     lines = text.splitlines()
     header = next(ln for ln in lines if ln.startswith("단계"))
     row = next(ln for ln in lines if ln.strip().startswith("1"))
-    from chainrule.i18n import display_width
+    from chainrule._text import display_width
     # the "value" column starts at the same display column in the header and the row
     assert display_width(header[:header.index("값")]) == \
         display_width(row[:row.index("100.0")])

@@ -8,8 +8,7 @@ import sys
 import pytest
 
 import chainrule as cr
-from chainrule.explain import explain
-from chainrule.viz import to_dot
+from chainrule.viz import explain, to_dot
 
 N = 100_000
 

@@ -8,12 +8,12 @@ import shutil
 
 import numpy as np
 import pytest
-from viz_helpers import abc, in_scope, leaf
 
 import chainrule as cr
 from chainrule.errors import BackwardError, GraphFreedError
-from chainrule.explain import explain
-from chainrule.viz import GraphvizError, GraphvizNotFoundError, draw, to_dot
+from chainrule.viz import GraphvizError, GraphvizNotFoundError, draw, explain, to_dot
+
+from .viz_helpers import abc, in_scope, leaf
 
 HAS_DOT = shutil.which("dot") is not None
 

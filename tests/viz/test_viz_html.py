@@ -9,13 +9,13 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-from viz_helpers import abc, in_scope, leaf
 
 import chainrule as cr
-from chainrule.explain import explain
-from chainrule.viz import to_html, to_svg
-from chainrule.viz.html import PageTooLargeError
+from chainrule.viz import explain, to_html, to_svg
 from chainrule.viz.layout import _pav, layout
+from chainrule.viz.page import PageTooLargeError
+
+from .viz_helpers import abc, in_scope, leaf
 
 
 def page_data(page):
@@ -137,7 +137,7 @@ def test_to_svg_standalone(tmp_path):
 
 def test_layout_is_left_to_right_and_leaves_no_overlap():
     f, _ = abc()
-    g = explain(f)._graph
+    g = explain(f).graph
     lay = layout(g)
     nodes = lay.nodes
     # every edge goes left to right

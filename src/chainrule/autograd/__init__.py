@@ -9,13 +9,13 @@ recorded graph in reverse. The pieces:
 * ``gate.py``: the :class:`Gate` base class, its registry and by-hand wrappers,
   ``sum_to_array`` (broadcasting undone in one place);
 * ``record.py``: ``apply`` (and its fast paths ``apply1``/``apply2``);
-* ``backward.py``: plan, run, finish; ``backward``, ``grad``, and the traced pass of
+* ``engine.py``: plan, run, finish; ``backward``, ``grad``, and the traced pass of
   ``cr.explain``.
 """
 
 from __future__ import annotations
 
-from .backward import backward, collect_gates, grad, root_gradient, traced_gradients
+from .engine import backward, collect_gates, grad, root_gradient, traced_gradients
 from .gate import (
     Array,
     Gate,

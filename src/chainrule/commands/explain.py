@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
     """Run ``chainrule explain``; returns the exit code (0, or 2 for bad input, 1 for
     a file that could not be written)."""
     from .._tensor import Tensor
-    from ..explain import explain, format_value
     from ..expr import ExpressionError, evaluate, parse_bindings
-    from ..i18n import text
+    from ..viz import explain, format_value
+    from ..viz.i18n import text
 
     lang = args.lang
     try:

@@ -21,7 +21,7 @@ from typing import Any
 
 from .._io import atomic_write_bytes
 from ..errors import GraphvizError, GraphvizNotFoundError
-from ..explain import _Graph, format_value
+from .graph import Graph, format_value, graph_of
 from .layout import edge_grad, graph_edges
 
 __all__ = ["GraphvizError", "GraphvizNotFoundError", "draw", "to_dot"]
@@ -35,22 +35,6 @@ INSTALL_HINT = (
     "Install Graphviz: Debian/Ubuntu `sudo apt-get install graphviz`, Fedora `sudo dnf "
     "install graphviz`, macOS `brew install graphviz`, conda `conda install -c conda-forge "
     "graphviz`, Windows `winget install graphviz` (then make sure `dot` is on PATH).")
-
-
-def _graph_of(obj: Any, grads: bool | None, where: str) -> tuple[_Graph, bool]:
-    """The snapshot to draw, and whether to show gradients.
-
-    ``obj`` is a Tensor or a :class:`chainrule.explain.Explanation`. For a tensor,
-    ``grads=None`` shows gradients once a backward pass has run on the graph (some
-    input has a ``.grad``); they are then computed by a traced backward pass of their
-    own, which touches no ``.grad`` and keeps the graph.
-    """
-    from ..explain import Explanation, _snapshot
-    if isinstance(obj, Explanation):
-        g = obj._graph
-        return g, g.has_grads and (grads is None or bool(grads))
-    g = _snapshot(obj, where, grads=grads)
-    return g, g.has_grads
 
 
 def _h(s: str) -> str:
@@ -72,7 +56,7 @@ def to_dot(y: Any, grads: bool | None = None, rankdir: str = "LR",
     ----------
     y:
         A tensor (its graph must still be there: draw before ``backward()``, or after
-        ``backward(retain_graph=True)``) or an :class:`~chainrule.explain.Explanation`
+        ``backward(retain_graph=True)``) or an :class:`~chainrule.viz.Explanation`
         from ``cr.explain(y)`` (a snapshot that works even after the graph is gone).
     grads:
         Show gradients beneath the values. ``None`` (default): yes once backward has
@@ -89,11 +73,11 @@ def to_dot(y: Any, grads: bool | None = None, rankdir: str = "LR",
     """
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"to_dot: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
-    g, show = _graph_of(y, grads, "cr.viz.to_dot")
+    g, show = graph_of(y, grads, "cr.viz.to_dot")
     return _render(g, show, rankdir, title)
 
 
-def _render(g: _Graph, show: bool, rankdir: str, title: str | None) -> str:
+def _render(g: Graph, show: bool, rankdir: str, title: str | None) -> str:
     values = g.values
     out = ["digraph chainrule {",
            f'  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=12, nodesep=0.3, '

@@ -16,36 +16,28 @@ output on the far right. Steps, all iterative (no recursion, linear or near-line
    nodes are pulled towards the mean height of their neighbours, subject to a minimum
    gap (an exact least-squares projection, the pool-adjacent-violators algorithm).
 
-Text widths are estimated for a monospace font (the page uses one).
+Text widths are estimated for a monospace font (the page uses one): the terminal
+width of the text (:func:`chainrule._text.display_width`, Hangul counts 2) times the
+width of one character.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from itertools import pairwise
 from typing import Any
 
-from ..explain import _Graph, format_value
+from .._text import display_width
+from .graph import Graph, format_value
 
-__all__ = ["Edge", "Layout", "Node", "graph_edges", "layout", "text_width"]
+__all__ = ["Edge", "Layout", "Node", "graph_edges", "layout"]
 
-CHAR_W = 7.8        # px per character of the 13px monospace font
+NAME_CHAR_W = 8.4   # px per character of node names and gate symbols (14-15px font)
+LABEL_CHAR_W = 7.2  # px per character of edge labels and constants (12-13px font)
 NODE_H = 38.0
 GATE_R = 21.0
 ROW_GAP = 52.0      # vertical room between two nodes of a column (edge labels live there)
 MIN_COL_GAP = 96.0
 MARGIN = 28.0
-
-
-def text_width(s: str, char_w: float = CHAR_W) -> float:
-    """Estimated width of ``s`` in px (East Asian wide characters count double)."""
-    if s.isascii():
-        return len(s) * char_w
-    n = 0
-    for ch in s:
-        if not unicodedata.combining(ch):
-            n += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return n * char_w
 
 
 class Node:
@@ -64,17 +56,17 @@ class Node:
         self.x = 0.0
         self.y = 0.0
         if kind == "gate":
-            tw = text_width(label, 8.4)
+            tw = display_width(label) * NAME_CHAR_W
             self.w = max(2 * GATE_R, tw + 22) if tw > 2 * GATE_R - 14 else 2 * GATE_R
             self.h = 2 * GATE_R if self.w == 2 * GATE_R else NODE_H - 4
         elif kind == "const":
-            self.w = text_width(label, 7.2) + 10
+            self.w = display_width(label) * LABEL_CHAR_W + 10
             self.h = 22.0
         elif kind == "dummy":
             self.w = 0.0
             self.h = 16.0
         else:
-            self.w = max(text_width(label, 8.4) + 26, 50.0)
+            self.w = max(display_width(label) * NAME_CHAR_W + 26, 50.0)
             self.h = NODE_H
 
     @property
@@ -104,12 +96,12 @@ class Edge:
         self.label_at = (0.0, 0.0)
 
 
-def _node_key(g: _Graph, vi: int) -> Any:
+def _node_key(g: Graph, vi: int) -> Any:
     v = g.values[vi]
     return ("g", v.gate) if v.kind == "gate" else ("v", vi)
 
 
-def graph_edges(g: _Graph) -> list[Edge]:
+def graph_edges(g: Graph) -> list[Edge]:
     """Every edge of the drawing, in forward order (the output edge last)."""
     edges: list[Edge] = []
     for gi in g.gates:
@@ -157,7 +149,7 @@ def _pav(desired: list[float], gaps: list[float]) -> list[float]:
     return [v + o for v, o in zip(out, offset)]
 
 
-def layout(g: _Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
+def layout(g: Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
     """Lay out the graph snapshot ``g`` (see the module documentation)."""
     nodes: dict[Any, Node] = {}
     values = g.values
@@ -243,11 +235,11 @@ def layout(g: _Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
     labels_w = [0.0] * n_layers
     for e, chain in zip(edges, chains):
         v = values[e.value]
-        w = text_width(format_value(v.value, short=True), 7.2)
+        w = display_width(format_value(v.value, short=True)) * LABEL_CHAR_W
         if v.kind == "const" and v.label == format_value(v.value, short=True):
             w = 0.0   # no label: the constant's node shows its value
         if show_grads and g.has_grads:
-            w = max(w, text_width(_edge_grad_text(g, e), 7.2))
+            w = max(w, display_width(_edge_grad_text(g, e)) * LABEL_CHAR_W)
         li = nodes[chain[-1]].layer
         labels_w[li] = max(labels_w[li], w)
     half = [max((nodes[k].w for k in lay), default=0.0) / 2 for lay in layers]
@@ -315,11 +307,11 @@ def layout(g: _Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
     return Layout(nodes, edges, width, height)
 
 
-def _edge_grad_text(g: _Graph, e: Edge) -> str:
+def _edge_grad_text(g: Graph, e: Edge) -> str:
     return format_value(edge_grad(g, e), short=True) if edge_grad(g, e) is not None else ""
 
 
-def edge_grad(g: _Graph, e: Edge) -> Any:
+def edge_grad(g: Graph, e: Edge) -> Any:
     """The gradient that flows back along edge ``e`` (``None`` if none does)."""
     if not g.has_grads:
         return None

@@ -14,8 +14,7 @@ Use :func:`text` for a label and :func:`rule` for a gate's local-gradient rule::
 
 from __future__ import annotations
 
-from ._text import display_width  # noqa: F401  (re-exported: viz aligns tables with it)
-from .errors import LanguageError
+from ..errors import LanguageError
 
 __all__ = ["LANGS", "LanguageError", "check_lang", "page_labels", "rule", "text"]
 
