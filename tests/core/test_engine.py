@@ -780,3 +780,15 @@ def test_numpy_function_without_gate_refuses_a_tensor_that_requires_grad() -> No
         np.arctan(x)
     # Without requires_grad, they just compute.
     np.testing.assert_array_equal(np.cumsum(cr.tensor([1.0, 2.0])), [1.0, 3.0])
+
+
+def test_version_is_read_from_the_memory_stamps_the_engine_checks() -> None:
+    # A change through detach() (shared memory) is what backward refuses; .version says so
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    assert w.version == 0
+    with cr.no_grad():
+        w.detach().add_(1.0)
+    assert w.version > 0 and w.version == w.detach().version
+    with pytest.raises(InplaceModificationError):
+        y.backward()
