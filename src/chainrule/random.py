@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ._check import is_int
+
 __all__ = ["get_rng", "get_rng_state", "initial_seed", "manual_seed", "set_rng_state"]
 
 _seed: int = int(np.random.SeedSequence().entropy)  # 128 bits from the OS
@@ -41,7 +43,7 @@ def manual_seed(seed: int) -> np.random.Generator:
         The global generator (the same object :func:`get_rng` returns).
     """
     global _seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    if not is_int(seed):
         raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
     if seed < 0:
         raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._check import is_int
 from .._tensor import Tensor, from_numpy
 from .datasets import ArrayDataset
 from .sampler import RandomSampler, SequentialSampler, check_count, draw_seed
@@ -55,7 +56,7 @@ class DataLoader:
     def __init__(self, dataset: Any, batch_size: int = 64, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None, *,
                  sampler: Any = None, tensors: bool = True) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+        if not is_int(batch_size) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got "
                              f"{batch_size!r}")
@@ -83,7 +84,7 @@ class DataLoader:
         else:
             if seed is None:
                 seed = draw_seed()
-            elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            elif not is_int(seed) \
                     or seed < 0:
                 raise ValueError(f"DataLoader: seed must be a non-negative int, got "
                                  f"{seed!r}")

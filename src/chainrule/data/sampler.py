@@ -21,6 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .._check import is_int
+
 __all__ = ["RandomSampler", "Sampler", "SequentialSampler", "draw_seed", "epoch_permutation"]
 
 
@@ -52,7 +54,7 @@ def draw_seed() -> int:
 
 def check_count(value: Any, what: str, where: str, *, minimum: int = 0) -> int:
     """``value`` as an int if it is an integer (not a bool) >= ``minimum``, else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not is_int(value) or value < minimum:
         kind = "positive" if minimum == 1 else "non-negative"
         raise ValueError(f"{where}: {what} must be a {kind} int, got {value!r}")
     return int(value)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import numpy as np
-
+from .._check import is_int
 from ..errors import DistributedError, MPIUnavailableError
 
 __all__ = [
@@ -162,6 +161,6 @@ def broadcast_object(obj: Any, root: int = 0, *, comm: Any = None) -> Any:
 
 def _check_root(root: int, c: Any, where: str) -> None:
     n = c.Get_size()
-    if isinstance(root, bool) or not isinstance(root, (int, np.integer)) or not 0 <= root < n:
+    if not is_int(root) or not 0 <= root < n:
         raise ValueError(f"{where}: root must be a rank in 0..{n - 1}, got {root!r}")
 

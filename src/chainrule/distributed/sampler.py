@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._check import is_int
 from ..data.sampler import check_count, draw_seed, epoch_permutation
 from ..errors import DistributedError
 from .comm import get_comm
@@ -99,7 +100,7 @@ class DistributedSampler:
                                  f"must be the same for every rank)")
             seed = 0
         w = check_count(world_size, "world_size", where, minimum=1)
-        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) \
+        if not is_int(rank) \
                 or not 0 <= rank < w:
             raise ValueError(f"{where}: rank must be in 0..{w - 1}, got {rank!r}")
         if not pad and n < w:

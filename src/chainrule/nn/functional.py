@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from .._check import is_number
 from .._tensor import Tensor, wrap
 from ..errors import DtypeError, ShapeError
 from ..random import get_rng
@@ -85,7 +86,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
 
 def _check_p(where: str, p: Any) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) \
+    if not is_number(p) \
             or not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"{where}: the drop probability p must be a number in [0, 1], "
                          f"got {p!r}")

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._check import is_number
 from .._tensor import Tensor
 from ..autograd import no_grad
 from ..errors import ShapeError
@@ -54,7 +55,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
-        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+        if not is_number(slope):
             raise ValueError(f"calculate_gain: negative slope {slope!r} is not a number")
         return math.sqrt(2.0 / (1.0 + slope ** 2))
     if nonlinearity == "selu":

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from .._check import is_int
 from .._tensor import Tensor
 from ..errors import DtypeError, ShapeError
 from . import functional as F
@@ -31,7 +32,7 @@ __all__ = [
 
 
 def _positive_int(where: str, what: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+    if not is_int(v) or v <= 0:
         raise ValueError(f"{where}: {what} must be a positive integer, got {v!r}")
     return int(v)
 
@@ -295,7 +296,7 @@ class Sequential(Module):
                 sub._modules[name] = m
                 sub.__dict__[name] = m
             return sub
-        if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)):
+        if not is_int(idx):
             raise TypeError(f"Sequential indices must be integers or slices, not "
                             f"{type(idx).__name__}")
         n = len(mods)

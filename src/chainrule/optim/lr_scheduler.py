@@ -21,6 +21,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .._check import is_int
 from .optimizer import Optimizer, _check_number
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "StepLR"]
@@ -38,7 +39,7 @@ class LRScheduler:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected a chainrule optimizer, got "
                             f"{type(optimizer).__name__}")
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+        if not is_int(last_epoch) or last_epoch < -1:
             raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, got "
                              f"{last_epoch!r}")
         self.optimizer = optimizer
@@ -108,7 +109,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size <= 0:
+        if not is_int(step_size) or step_size <= 0:
             raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
         _check_number("StepLR", "gamma", gamma, lo=0.0)
         self.step_size = step_size
@@ -143,7 +144,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
-        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max <= 0:
+        if not is_int(T_max) or T_max <= 0:
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
         _check_number("CosineAnnealingLR", "eta_min", eta_min, lo=0.0)
         self.T_max = T_max
