@@ -28,6 +28,7 @@ from .datasets import (
 )
 from .idx import read_idx, write_idx
 from .loader import DataLoader
+from .transforms import RandomShift
 
 __all__ = [
     "DATA_ENV",
@@ -39,6 +40,7 @@ __all__ = [
     "DatasetNotFoundError",
     "FashionMNIST",
     "MNISTSample",
+    "RandomShift",
     "data_dir",
     "default_data_dir",
     "load_dataset",
