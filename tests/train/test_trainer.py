@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from train_helpers import weights_equal
 
 import chainrule as cr
 from chainrule import nn, optim
@@ -34,6 +33,8 @@ from chainrule.train import (
     load_checkpoint,
     make_optimizer,
 )
+
+from .train_helpers import weights_equal
 
 TRAIN = MNISTSample("train")
 TEST = MNISTSample("test")

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import SMALL, png_size, read_metrics, run_cli, weights_equal
 
 import chainrule.train as T
 from chainrule.serialization import CheckpointError, load, save
 from chainrule.train import CHECKPOINT_FORMAT, load_checkpoint
+
+from .cli_helpers import SMALL, png_size, read_metrics, run_cli, weights_equal
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
                   "samples_per_s", "lr"]

@@ -16,7 +16,7 @@ import pytest
 import chainrule as cr
 from chainrule import gatespecs
 from chainrule.cli import main
-from chainrule.commands.gradcheck import check_two_layer_net
+from chainrule.cli.gradcheck import check_two_layer_net
 from chainrule.gatespecs import GATE_SPECS, C, GateSpec, check_gate, gate_specs, normal
 from chainrule.tensor import apply1
 
