@@ -86,6 +86,17 @@ def test_quiet_prints_only_the_result(capsys: pytest.CaptureFixture) -> None:
     assert captured.err == ""
 
 
+def test_adamw_weight_decay_defaults_to_001_and_an_explicit_zero_is_kept() -> None:
+    small = [*SMALL, "--epochs", "1", "--no-plots", "--optimizer", "adamw"]
+    assert run_cli("train", *small, "--out", "default") == 0
+    assert run_cli("train", *small, "--weight-decay", "0", "--out", "zero") == 0
+    for run, wd in (("default", 0.01), ("zero", 0.0)):
+        assert json.loads(Path(run, "config.json").read_text())["weight_decay"] == wd
+        ckpt = load_checkpoint(Path(run, "checkpoint.npz"))
+        assert ckpt["config"]["weight_decay"] == wd
+        assert [g["weight_decay"] for g in ckpt["optimizer"]["param_groups"]] == [wd]
+
+
 def test_plain_progress_and_table_when_not_a_terminal(capsys: pytest.CaptureFixture) -> None:
     assert run_cli("train", "--hidden", "16", "--epochs", "2", "--no-plots", "--out",
                    "p") == 0
