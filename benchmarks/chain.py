@@ -31,8 +31,8 @@ it during the timed region, as ``timeit`` does). Environment variables such as
 ``OPENBLAS_NUM_THREADS`` or ``OPENBLAS_CORETYPE`` do not matter here: one-element
 tensors never reach BLAS, so nothing is set or unset.
 
-The measuring code lives in :mod:`chainrule.bench` (``chainrule bench chain`` runs the
-same benchmark); this script is its command line.
+The measuring code lives in ``benchmarks/harness.py``; this script is its command line
+(``chainrule bench chain``, from a source checkout, runs it).
 
 Usage (from the repository root)::
 
@@ -44,13 +44,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-try:
-    from chainrule.bench import run_chain
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    from chainrule.bench import run_chain
+from harness import run_chain  # the sibling module (this folder is sys.path[0])
 
 
 def main(argv: list[str] | None = None) -> int:

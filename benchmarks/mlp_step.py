@@ -30,9 +30,9 @@ and one real epoch over Fashion-MNIST's 60,000 training images through
 ``cr.data.DataLoader`` when the data is available), the whole-process time of a
 one-epoch ``chainrule train`` run, and peak memory.
 
-The measuring code lives in :mod:`chainrule.bench` (``chainrule bench mlp`` runs a
-compact version: the step table, ratios and memory, without the epoch and the
-``chainrule train`` run); this script is its command line.
+The measuring code lives in ``benchmarks/mlp_harness.py``; this script is its command
+line (``chainrule bench mlp``, from a source checkout, runs a compact version: the step
+table, ratios and memory, without the epoch and the ``chainrule train`` run).
 
 Usage (from the repository root)::
 
@@ -45,13 +45,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-try:
-    from chainrule import bench
-except ImportError:  # running from a source checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    from chainrule import bench
+import harness  # sibling modules (this folder is sys.path[0])
+import mlp_harness
 
 _REEXEC_MARK = "_CHAINRULE_MLP_BENCH_REEXEC"
 
@@ -62,6 +58,8 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=120,
                    help="round-robin rounds (each times one block per implementation)")
     p.add_argument("--block", type=int, default=10, help="steps per timed block")
+    p.add_argument("--warmup", type=int, default=20,
+                   help="untimed steps of each implementation before timing (default 20)")
     p.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--machine-blas", action="store_true",
@@ -80,7 +78,7 @@ def _reexec_if_needed(args: argparse.Namespace) -> None:
     """Re-run this script with single-threaded BLAS. BLAS reads its environment when
     it loads, so the process that measures must start with it: ``execve`` replaces
     this one (whatever it has loaded) with a fresh interpreter."""
-    env = bench.single_threaded_env(os.environ, keep_machine_blas=args.machine_blas)
+    env = harness.single_threaded_env(os.environ, keep_machine_blas=args.machine_blas)
     if env is None:
         return
     if os.environ.get(_REEXEC_MARK):
@@ -93,10 +91,11 @@ def main() -> int:
     args = _parse_args()
     _reexec_if_needed(args)
     try:
-        return bench.run_mlp(rounds=args.rounds, block=args.block, batch=args.batch,
-                             seed=args.seed, no_torch=args.no_torch, epoch=not args.no_epoch,
-                             train=not args.no_train, profile=args.profile)
-    except (bench.BenchmarkError, ValueError) as e:
+        return mlp_harness.run_mlp(rounds=args.rounds, block=args.block, batch=args.batch,
+                                   seed=args.seed, no_torch=args.no_torch,
+                                   epoch=not args.no_epoch, train=not args.no_train,
+                                   profile=args.profile, warmup=args.warmup)
+    except (harness.BenchmarkError, ValueError) as e:
         raise SystemExit(f"mlp_step.py: {e}") from None
 
 

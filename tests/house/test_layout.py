@@ -17,8 +17,18 @@ from collections import defaultdict
 
 import pytest
 
-from .layout import FACE, FLOORS, PACKAGE, code_lines, core_files, dotted, imports, \
-    late_imports, modules, unit
+from .layout import (
+    FACE,
+    FLOORS,
+    PACKAGE,
+    code_lines,
+    core_files,
+    dotted,
+    imports,
+    late_imports,
+    modules,
+    unit,
+)
 
 #: Code-line budgets of the core. The engine (Tensor, recording, backward, the binding
 #: of ops) was 1,074 lines when this was written: 1,250 leaves room for the features
@@ -74,7 +84,7 @@ def test_no_import_circles_between_units():
         path_.append(u)
         for v in sorted(edges[u]):
             if state.get(v) == 1:
-                raise AssertionError("import circle: " + " -> ".join(path_[path_.index(v):] + [v]))
+                raise AssertionError("import circle: " + " -> ".join([*path_[path_.index(v):], v]))
             if v not in state:
                 visit(v)
         path_.pop()
@@ -125,7 +135,7 @@ def test_the_core_stays_within_its_budget():
         f"gates: {gates} code lines for {n_gates} gates > {LINES_PER_GATE} each"
 
 
-@pytest.mark.parametrize("name", sorted({".".join(dotted(p)[:-1] + [dotted(p)[-1]])
+@pytest.mark.parametrize("name", sorted({".".join([*dotted(p)[:-1], dotted(p)[-1]])
                                          for p in modules() if dotted(p)[-1] not in FACE}))
 def test_no_module_is_shadowed_by_a_function(name):
     mod = importlib.import_module(f"chainrule.{name}")

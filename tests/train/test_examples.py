@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from train_helpers import read_metrics, run_cli
+
+from .train_helpers import read_metrics, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "two_layer_net.py"

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from train_helpers import weights_equal
 
 import chainrule as cr
 from chainrule import nn, optim
@@ -34,6 +33,8 @@ from chainrule.train import (
     load_checkpoint,
     make_optimizer,
 )
+
+from .train_helpers import weights_equal
 
 TRAIN = MNISTSample("train")
 TEST = MNISTSample("test")
@@ -344,7 +345,8 @@ def test_build_mlp_and_make_optimizer() -> None:
 def test_blas_threads_limits_and_restores(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from chainrule.train import _openblas_functions, blas_threads
+    from chainrule.train import blas_threads
+    from chainrule.train._blas import _openblas_functions
     funcs = _openblas_functions()
     if not funcs:
         pytest.skip("NumPy does not use a (controllable) OpenBLAS here")
@@ -360,3 +362,13 @@ def test_blas_threads_limits_and_restores(monkeypatch: pytest.MonkeyPatch) -> No
         assert n is None and get() == before
     with pytest.raises(ValueError, match="positive int or None"), blas_threads(0):
         pass
+
+
+def test_make_optimizer_honours_an_explicit_weight_decay_of_zero() -> None:
+    params = list(build_mlp([4, 3]).parameters())
+    assert make_optimizer("adamw", params, weight_decay=0).param_groups[0]["weight_decay"] == 0
+    assert make_optimizer("adamw", params, weight_decay=0.2).param_groups[0][
+        "weight_decay"] == 0.2
+    assert make_optimizer("adam", params).param_groups[0]["weight_decay"] == 0
+    assert make_optimizer("sgd", params, weight_decay=1e-3).param_groups[0][
+        "weight_decay"] == 1e-3

@@ -30,6 +30,7 @@ from .datasets import (
 from .idx import read_idx, write_idx
 from .loader import DataLoader
 from .sampler import RandomSampler, Sampler, SequentialSampler
+from .transforms import RandomShift
 
 __all__ = [
     "DATA_ENV",
@@ -42,6 +43,7 @@ __all__ = [
     "FashionMNIST",
     "MNISTSample",
     "RandomSampler",
+    "RandomShift",
     "Sampler",
     "SequentialSampler",
     "data_dir",

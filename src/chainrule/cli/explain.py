@@ -1,6 +1,6 @@
 """``chainrule explain "EXPR" name=value ...``: the backward table of an expression.
 
-Parses the expression safely (see :mod:`chainrule.expr`), computes it on tensors,
+Parses the expression safely (see :mod:`chainrule.cli.expr`), computes it on tensors,
 prints ``cr.explain``'s table and the gradients, and optionally writes the graph as an
 SVG (Graphviz), DOT text, or the step-through HTML page.
 """
@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
     """Run ``chainrule explain``; returns the exit code (0, or 2 for bad input, 1 for
     a file that could not be written)."""
     from .._tensor import Tensor
-    from ..expr import ExpressionError, evaluate, parse_bindings
     from ..viz import explain, format_value
     from ..viz.i18n import text
+    from .expr import ExpressionError, evaluate, parse_bindings
 
     lang = args.lang
     try:

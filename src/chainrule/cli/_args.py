@@ -1,7 +1,8 @@
-"""Argument types shared by the subcommands: numbers checked at parse time.
+"""What the subcommands share: argument types checked at parse time, dataset options.
 
-Each returns the parsed value or raises ``argparse.ArgumentTypeError`` with a message
-that says what was expected and what was given (argparse prints it with the option).
+Each type returns the parsed value or raises ``argparse.ArgumentTypeError`` with a
+message that says what was expected and what was given (argparse prints it with the
+option).
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T", int, float)
+
+#: What ``--dataset`` accepts.
+DATASETS = ("mnist", "fashion-mnist", "mnist-sample")
 
 
 def _checked(text: str, convert: Callable[[str], T], ok: Callable[[T], bool],
@@ -50,3 +54,10 @@ def non_negative_float(text: str) -> float:
 def fraction(text: str) -> float:
     """A number in [0, 1) (a probability such as a dropout rate)."""
     return _checked(text, float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+
+
+def add_dataset_options(group: Any, dataset_help: str, data_dir_help: str) -> None:
+    """Add ``--dataset`` (one of :data:`DATASETS`, default ``None``) and ``--data-dir``
+    to a parser or argument group."""
+    group.add_argument("--dataset", choices=DATASETS, default=None, help=dataset_help)
+    group.add_argument("--data-dir", metavar="DIR", default=None, help=data_dir_help)

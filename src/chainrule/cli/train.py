@@ -30,7 +30,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._args import fraction, non_negative_float, non_negative_int, positive_float, positive_int
+from ._args import (
+    add_dataset_options,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 #: Defaults of every option that shapes the run (``None`` in argparse means "not
 #: given", so that ``--resume`` can tell what the user asked to change).
@@ -41,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "optimizer": "adam",
     "lr": None,              # None: the optimizer's default (chainrule.train.DEFAULT_LR)
-    "weight_decay": 0.0,
+    "weight_decay": None,    # None: the optimizer's default (adamw 0.01, the others 0)
     "lr_schedule": "cosine",
     "shift": None,           # None: 2 on the 4,000-image sample, 0 on full datasets
     "epochs": 30,
@@ -57,16 +64,6 @@ FILES = ("config.json", "metrics.csv", "checkpoint.npz", "curves.png", "confusio
          "samples.png")
 
 
-
-
-
-
-
-
-
-
-
-
 def register(subparsers: Any) -> None:
     """Add the ``train`` subcommand."""
     from ..train import ACTIVATIONS, DEFAULT_LR, OPTIMIZERS
@@ -77,14 +74,12 @@ def register(subparsers: Any) -> None:
         description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     data = p.add_argument_group("data")
-    data.add_argument("--dataset", choices=("mnist", "fashion-mnist", "mnist-sample"),
-                      default=None,
-                      help=f"what to train on (default {d['dataset']}: the full MNIST if "
-                           f"its files are found, else the embedded 5,000-digit sample)")
-    data.add_argument("--data-dir", metavar="DIR", default=None,
-                      help="directory holding mnist/ and fashion-mnist/ (default "
-                           "$CHAINRULE_DATA, else ~/.cache/chainrule/datasets; "
-                           "Fashion-MNIST is also found in /usr/share/datasets)")
+    add_dataset_options(
+        data, dataset_help=f"what to train on (default {d['dataset']}: the full MNIST if "
+                           f"its files are found, else the embedded 5,000-digit sample)",
+        data_dir_help="directory holding mnist/ and fashion-mnist/ (default "
+                      "$CHAINRULE_DATA, else ~/.cache/chainrule/datasets; "
+                      "Fashion-MNIST is also found in /usr/share/datasets)")
     data.add_argument("--download", action="store_true",
                       help="download missing dataset files (SHA-256 checked)")
     data.add_argument("--shift", type=non_negative_int, default=None, metavar="PIXELS",
@@ -215,8 +210,8 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``chainrule train`` (returns the exit code)."""
     import numpy as np
 
-    from .. import __version__
     from .. import random as cr_random
+    from .._version import __version__
     from ..data import DataLoader, DatasetNotFoundError
     from ..errors import ChainruleError
     from ..serialization import CheckpointError
@@ -285,8 +280,6 @@ def run(args: argparse.Namespace) -> int:
             config["data_dir"] = args.data_dir
             if config["lr"] is None:
                 config["lr"] = DEFAULT_LR[config["optimizer"]]
-            if config["optimizer"] == "adamw" and "weight_decay" not in given:
-                config["weight_decay"] = 0.01
             out_dir = Path(args.out) if args.out else _new_run_dir(Path("runs"))
             if (out_dir / "checkpoint.npz").exists():
                 return _err(f"{out_dir} already holds a run (checkpoint.npz); resume it with "
@@ -313,6 +306,7 @@ def run(args: argparse.Namespace) -> int:
         model = model_from_config(config, "config")
         optimizer = make_optimizer(config["optimizer"], model.parameters(), config["lr"],
                                    weight_decay=config["weight_decay"])
+        config["weight_decay"] = float(optimizer.param_groups[0]["weight_decay"])
         scheduler = _make_scheduler(config["lr_schedule"], optimizer, config["epochs"])
         n_params = sum(p.size for p in model.parameters())
         train_loader = DataLoader(train_set, config["batch_size"], shuffle=True,
@@ -433,8 +427,3 @@ def _plots(out_dir: Path, history: list[Any], ev: Any, test_set: Any,
         print(f"chainrule train: plots skipped: {e}", file=sys.stderr)
         return " (no plots: matplotlib missing)"
     return ""
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from ..cli import main
-    raise SystemExit(main(["train", *sys.argv[1:]]))

@@ -18,7 +18,7 @@ from chainrule.autograd import apply1
 from chainrule.check import gates as gatespecs
 from chainrule.check.gates import GATE_SPECS, C, GateSpec, check_gate, gate_specs, normal
 from chainrule.cli import main
-from chainrule.commands.gradcheck import check_two_layer_net
+from chainrule.cli.gradcheck import check_two_layer_net
 
 
 # ---------------------------------------------------------------------- broken gates

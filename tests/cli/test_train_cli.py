@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import SMALL, png_size, read_metrics, run_cli, weights_equal
 
 import chainrule.train as T
 from chainrule.serialization import CheckpointError, load, save
 from chainrule.train import CHECKPOINT_FORMAT, load_checkpoint
+
+from .cli_helpers import SMALL, png_size, read_metrics, run_cli, weights_equal
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
                   "samples_per_s", "lr"]
@@ -83,6 +84,17 @@ def test_quiet_prints_only_the_result(capsys: pytest.CaptureFixture) -> None:
     lines = captured.out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("done: test accuracy")
     assert captured.err == ""
+
+
+def test_adamw_weight_decay_defaults_to_001_and_an_explicit_zero_is_kept() -> None:
+    small = [*SMALL, "--epochs", "1", "--no-plots", "--optimizer", "adamw"]
+    assert run_cli("train", *small, "--out", "default") == 0
+    assert run_cli("train", *small, "--weight-decay", "0", "--out", "zero") == 0
+    for run, wd in (("default", 0.01), ("zero", 0.0)):
+        assert json.loads(Path(run, "config.json").read_text())["weight_decay"] == wd
+        ckpt = load_checkpoint(Path(run, "checkpoint.npz"))
+        assert ckpt["config"]["weight_decay"] == wd
+        assert [g["weight_decay"] for g in ckpt["optimizer"]["param_groups"]] == [wd]
 
 
 def test_plain_progress_and_table_when_not_a_terminal(capsys: pytest.CaptureFixture) -> None:

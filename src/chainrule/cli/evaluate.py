@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from ._args import positive_int
+from ._args import add_dataset_options, positive_int
 
 
 def register(subparsers: Any) -> None:
@@ -23,12 +23,10 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="a checkpoint.npz written by `chainrule train`")
-    p.add_argument("--dataset", choices=("mnist", "fashion-mnist", "mnist-sample"),
-                   default=None, help="data to score on (default: what the checkpoint was "
-                                      "trained on)")
-    p.add_argument("--data-dir", metavar="DIR", default=None,
-                   help="directory holding mnist/ and fashion-mnist/ (default: the one used "
-                        "for training, else $CHAINRULE_DATA or ~/.cache/chainrule/datasets)")
+    add_dataset_options(
+        p, dataset_help="data to score on (default: what the checkpoint was trained on)",
+        data_dir_help="directory holding mnist/ and fashion-mnist/ (default: the one used "
+                      "for training, else $CHAINRULE_DATA or ~/.cache/chainrule/datasets)")
     p.add_argument("--split", choices=("test", "train"), default="test",
                    help="which split to score (default test)")
     p.add_argument("--batch-size", type=positive_int, default=1000,

@@ -1,4 +1,4 @@
-"""chainrule.expr: the whitelist parser behind `chainrule explain "EXPR"` refuses
+"""chainrule.cli.expr: the whitelist parser behind `chainrule explain "EXPR"` refuses
 everything but arithmetic on bound names, and says where."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.errors import ChainruleError
-from chainrule.expr import (
+from chainrule.cli.expr import (
     MAX_DEPTH,
     MAX_LENGTH,
     ExpressionError,
@@ -17,6 +16,7 @@ from chainrule.expr import (
     parse_bindings,
     parse_value,
 )
+from chainrule.errors import ChainruleError
 
 NAMES = ["a", "b", "c"]
 

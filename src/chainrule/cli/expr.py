@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
-from ._tensor import Tensor
-from .errors import ExpressionError
+from .. import ops
+from .._tensor import Tensor
+from ..errors import ExpressionError
 
 __all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "ExpressionError", "check", "evaluate",
            "parse_bindings", "parse_value"]

@@ -1,9 +1,9 @@
 """The ``chainrule`` command.
 
-Each subcommand lives in :mod:`chainrule.commands` as a module with a
-``register(subparsers)`` function that adds its parser and sets ``func`` (called with
-the parsed arguments; it returns the process exit code). Heavy imports (matplotlib,
-tqdm, graphviz) happen inside ``func``, so ``chainrule --help`` stays instant.
+Each subcommand is a module of this package with a ``register(subparsers)`` function
+that adds its parser and sets ``func`` (called with the parsed arguments; it returns the
+process exit code). Heavy imports (matplotlib, tqdm, graphviz) happen inside ``func``,
+so ``chainrule --help`` stays instant.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from .._version import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("train", "evaluate", "explain", "gradcheck", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand registered."""
+    """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="chainrule",
         description="Backpropagation you can run, see, check and scale.",
@@ -28,13 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"chainrule.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"chainrule.commands.{name}":
-                continue  # not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 

@@ -37,12 +37,6 @@ An element passes when |backprop - numerical| <= atol + rtol * |numerical|.
 """
 
 
-
-
-
-
-
-
 def register(subparsers: Any) -> None:
     """Add the ``gradcheck`` subcommand."""
     p = subparsers.add_parser(

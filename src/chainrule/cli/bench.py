@@ -1,0 +1,124 @@
+"""``chainrule bench [chain|mlp|all]``: how fast chainrule is, next to PyTorch and NumPy.
+
+chain   per-gate cost of a 10,000-gate chain (y = y * 1.0001 + 0.0001 on one-element
+        float64 tensors, forward + backward + freeing the graph): chainrule, PyTorch
+        and the NumPy floor (the same arithmetic with a hand-written backward loop).
+mlp     one SGD training step of an MLP 784-256-256-10, float32, batch 128:
+        chainrule gates, chainrule nn + optim, PyTorch, hand-written NumPy (plain and
+        tuned) and the eight matrix products alone (the floor); then the ratios and
+        the memory NumPy allocates during a step.
+
+The benchmarks are developer tools that live in the source repository, not in the
+installed package: this command runs benchmarks/chain.py and benchmarks/mlp_step.py of
+the checkout chainrule runs from (compact settings), with this Python. The MLP script
+re-runs itself single-threaded (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1,
+without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unless --machine-blas). Run the scripts
+directly for the full benchmarks (more rounds, an epoch over Fashion-MNIST, a whole
+`chainrule train` process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._args import positive_float, positive_int
+
+#: The directory of the ``chainrule`` package this command belongs to.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+#: (normal, --quick) settings of the compact benchmarks.
+CHAIN_GATES = 10_000
+CHAIN_REPEATS = (5, 3)
+MLP_ROUNDS = (30, 8)
+MLP_BLOCK = (10, 5)
+MLP_WARMUP = (20, 5)
+#: Seconds one benchmark script may run before it is stopped.
+TIMEOUT = 900.0
+
+TITLES = {"chain": "chain: per-gate cost of a long chain of tiny gates",
+          "mlp": "mlp: one training step of an MLP 784-256-256-10"}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` subcommand."""
+    p = subparsers.add_parser(
+        "bench", help="time chainrule against PyTorch and NumPy (from a source checkout)",
+        description=__doc__.replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("which", nargs="?", choices=("chain", "mlp", "all"), default="all",
+                   help="which benchmark to run (default all)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"fewer timed runs: chain {CHAIN_REPEATS[1]} runs instead of "
+                        f"{CHAIN_REPEATS[0]}, mlp {MLP_ROUNDS[1]} rounds of "
+                        f"{MLP_BLOCK[1]} steps instead of {MLP_ROUNDS[0]} of {MLP_BLOCK[0]}")
+    p.add_argument("--rounds", type=positive_int, default=None, metavar="N",
+                   help="timed runs per implementation (chain) / round-robin rounds (mlp)")
+    p.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    p.add_argument("--machine-blas", action="store_true",
+                   help="keep this machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
+    p.add_argument("--timeout", type=positive_float, default=TIMEOUT, metavar="SECONDS",
+                   help=f"stop a benchmark that runs longer (default {TIMEOUT:g})")
+    p.set_defaults(func=run)
+
+
+def benchmarks_dir(package_dir: Path) -> Path | None:
+    """``benchmarks/`` of the source checkout holding ``package_dir`` (``src/chainrule``
+    with ``benchmarks/`` next to ``src/``), or None for an installed package."""
+    src = package_dir.parent
+    folder = src.parent / "benchmarks"
+    if src.name == "src" and (folder / "chain.py").is_file() \
+            and (folder / "mlp_step.py").is_file():
+        return folder
+    return None
+
+
+def script_argv(name: str, args: argparse.Namespace) -> list[str]:
+    """The script and its options that run benchmark ``name`` as ``args`` ask."""
+    q = int(args.quick)
+    if name == "chain":
+        repeats = args.rounds if args.rounds is not None else CHAIN_REPEATS[q]
+        argv = ["chain.py", "--gates", str(CHAIN_GATES), "--repeats", str(repeats)]
+    else:
+        rounds = args.rounds if args.rounds is not None else MLP_ROUNDS[q]
+        argv = ["mlp_step.py", "--rounds", str(rounds), "--block", str(MLP_BLOCK[q]),
+                "--warmup", str(MLP_WARMUP[q]), "--no-epoch", "--no-train"]
+        if args.machine_blas:
+            argv.append("--machine-blas")
+    if args.no_torch:
+        argv.append("--no-torch")
+    return argv
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``chainrule bench``; returns 0, or the first non-zero exit code of a script (1
+    when the implementations disagree, a script timed out or there are no scripts)."""
+    folder = benchmarks_dir(PACKAGE_DIR)
+    if folder is None:
+        print("chainrule bench: the benchmarks live in the source repository, not in the "
+              "installed package; from a checkout run `python benchmarks/chain.py` or "
+              "`python benchmarks/mlp_step.py`", file=sys.stderr)
+        return 1
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")) if p)
+    targets = ("chain", "mlp") if args.which == "all" else (args.which,)
+    status = 0
+    for i, name in enumerate(targets):
+        if len(targets) > 1:
+            print(("\n" if i else "") + f"== {TITLES[name]}", flush=True)
+        script, *opts = script_argv(name, args)
+        sys.stderr.flush()
+        try:
+            code = subprocess.run([sys.executable, str(folder / script), *opts], env=env,
+                                  timeout=args.timeout, check=False).returncode
+        except subprocess.TimeoutExpired:
+            print(f"chainrule bench {name}: stopped after {args.timeout:g} s (--timeout)",
+                  file=sys.stderr)
+            code = 1
+        status = status or code
+    return status

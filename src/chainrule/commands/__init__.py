@@ -1,1 +1,0 @@
-"""Subcommands of the ``chainrule`` command line (see :mod:`chainrule.cli`)."""

@@ -1,0 +1,98 @@
+"""``chainrule bench``: a launcher of the benchmark scripts of a source checkout. From a
+checkout it runs them and they report what they promise (no time is asserted); from an
+installed package it says where the benchmarks are."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chainrule.cli import bench as bench_cli
+from chainrule.cli import main
+
+from .bench_checks import BENCHMARKS, ROOT, chain_checks, mlp_checks
+
+
+def test_cli_bench_chain(capfd: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "chain", "--quick", "--no-torch", "--rounds", "1"]) == 0
+    out = capfd.readouterr().out
+    chain_checks(out)
+    assert "1 runs each, interleaved" in out
+    assert "==" not in out            # one benchmark: no section titles
+
+
+def test_cli_bench_mlp(capfd: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "mlp", "--quick", "--no-torch", "--rounds", "1"]) == 0
+    mlp_checks(capfd.readouterr().out, rounds=1, block=5)
+
+
+def test_cli_bench_all_runs_both_scripts_with_this_python(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    real_run = subprocess.run
+    calls: list[tuple[list[str], float]] = []
+
+    def recording_run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        calls.append((list(cmd), kwargs["timeout"]))
+        return real_run(cmd, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+    assert main(["bench", "--quick", "--no-torch", "--rounds", "1"]) == 0
+    out = capfd.readouterr().out
+    assert out.index("== chain:") < out.index("== mlp:")
+    chain_checks(out)
+    mlp_checks(out, rounds=1, block=5)
+    assert calls == [
+        ([sys.executable, str(BENCHMARKS / "chain.py"), "--gates", "10000", "--repeats", "1",
+          "--no-torch"], bench_cli.TIMEOUT),
+        ([sys.executable, str(BENCHMARKS / "mlp_step.py"), "--rounds", "1", "--block", "5",
+          "--warmup", "5", "--no-epoch", "--no-train", "--no-torch"], bench_cli.TIMEOUT)]
+
+
+def test_cli_bench_default_settings_map_to_the_scripts() -> None:
+    plain = argparse.Namespace(quick=False, rounds=None, no_torch=False, machine_blas=True)
+    assert bench_cli.script_argv("chain", plain) == ["chain.py", "--gates", "10000",
+                                                     "--repeats", "5"]
+    assert bench_cli.script_argv("mlp", plain) == [
+        "mlp_step.py", "--rounds", "30", "--block", "10", "--warmup", "20", "--no-epoch",
+        "--no-train", "--machine-blas"]
+
+
+def test_cli_bench_rejects_bad_arguments(capfd: pytest.CaptureFixture[str]) -> None:
+    for argv in (["bench", "--rounds", "0"], ["bench", "speed"], ["bench", "--timeout", "0"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+    err = capfd.readouterr().err
+    assert "expected a positive integer, got 0" in err
+    assert "invalid choice: 'speed'" in err
+    assert "expected a finite number > 0, got 0" in err
+
+
+def test_cli_bench_stops_a_script_at_the_timeout(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    def too_slow(cmd: list[str], **kwargs: object) -> None:
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", too_slow)
+    assert main(["bench", "chain", "--timeout", "2.5"]) == 1
+    assert "chainrule bench chain: stopped after 2.5 s (--timeout)" in capfd.readouterr().err
+
+
+def test_cli_bench_outside_a_source_checkout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    assert bench_cli.benchmarks_dir(ROOT / "src" / "chainrule") == BENCHMARKS
+    installed = tmp_path / "site-packages" / "chainrule"
+    installed.mkdir(parents=True)
+    assert bench_cli.benchmarks_dir(installed) is None
+    monkeypatch.setattr(bench_cli, "PACKAGE_DIR", installed)
+    assert main(["bench", "chain"]) == 1
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "the benchmarks live in the source repository" in err
+    assert "python benchmarks/chain.py" in err
