@@ -29,7 +29,7 @@ from __future__ import annotations
 import ast
 import keyword
 import unicodedata
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,13 +46,28 @@ MAX_LENGTH = 1000
 #: Deepest nesting accepted (parentheses, calls, unary operators, right operands).
 MAX_DEPTH = 50
 
-#: The functions an expression may call, with how many arguments each takes.
-FUNCTIONS: dict[str, tuple[Callable[..., Tensor], int]] = {
-    "exp": (ops.exp, 1), "log": (ops.log, 1), "sqrt": (ops.sqrt, 1), "sin": (ops.sin, 1),
-    "cos": (ops.cos, 1), "tanh": (ops.tanh, 1), "sigmoid": (ops.sigmoid, 1),
-    "relu": (ops.relu, 1), "abs": (ops.abs, 1), "maximum": (ops.maximum, 2),
-    "minimum": (ops.minimum, 2), "sum": (ops.sum, 1), "mean": (ops.mean, 1),
-}
+class _Functions(Mapping[str, tuple[Callable[..., Tensor], int]]):
+    """The functions an expression may call, with how many arguments each takes.
+
+    Read from the ops' own declarations (``@export(expr=n)``) at every use, so a function
+    exported later (a user's own op) is callable in expressions too.
+    """
+
+    def _table(self) -> dict[str, tuple[Callable[..., Tensor], int]]:
+        return {e.name: (e.fn, e.expr) for e in ops.exports() if e.public and e.expr}
+
+    def __getitem__(self, name: str) -> tuple[Callable[..., Tensor], int]:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+#: The functions an expression may call: name -> (function, number of arguments).
+FUNCTIONS = _Functions()
 
 _BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
     ast.Add: ("+", ops.add), ast.Sub: ("-", ops.sub), ast.Mult: ("*", ops.mul),
@@ -61,8 +76,10 @@ _BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
 _BAD_BINOPS = {ast.MatMult: "@", ast.Mod: "%", ast.FloorDiv: "//", ast.LShift: "<<",
                ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&"}
 
-ALLOWED = ("numbers, the names you bind, + - * / ** and unary -, parentheses, and calls "
-           "(positional arguments only) to " + ", ".join(FUNCTIONS))
+def allowed() -> str:
+    """What an expression may contain, in one sentence (for error messages)."""
+    return ("numbers, the names you bind, + - * / ** and unary -, parentheses, and calls "
+            "(positional arguments only) to " + ", ".join(FUNCTIONS))
 
 
 def _char_col(source: str, lineno: int | None, byte_col: int | None) -> int | None:
@@ -146,7 +163,7 @@ def check(source: str, names: Collection[str]) -> ast.Expression:
         end = e.end_offset - 1 if e.end_offset and e.end_offset - 1 > off else None
         raise ExpressionError(f"the expression is not valid syntax: {e.msg}", source,
                               lead + off, None if end is None else lead + end,
-                              f"Allowed: {ALLOWED}.") from None
+                              f"Allowed: {allowed()}.") from None
     except (ValueError, RecursionError, MemoryError) as e:
         raise ExpressionError(f"the expression cannot be parsed: {e}") from None
 
@@ -154,7 +171,7 @@ def check(source: str, names: Collection[str]) -> ast.Expression:
         col, end = _node_span(src, node)
         return ExpressionError(reason, source, None if col is None else col + lead,
                                None if end is None else end + lead,
-                               hint if hint is not None else f"Allowed: {ALLOWED}.")
+                               hint if hint is not None else f"Allowed: {allowed()}.")
 
     names = set(names)
     stack: list[tuple[Any, int]] = [(tree.body, 1)]

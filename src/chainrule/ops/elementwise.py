@@ -304,12 +304,6 @@ def sqrt(x: Any) -> Tensor:
     return apply1(Sqrt(), as_tensor(x))
 
 
-@export(method=True, operator="__abs__", numpy=(np.absolute,), expr=1)
-def abs(x: Any) -> Tensor:
-    """Elementwise absolute value (gradient 0 at 0)."""
-    return apply1(Abs(), as_tensor(x))
-
-
 @export(method=True, numpy=(np.sin,), expr=1)
 def sin(x: Any) -> Tensor:
     """Elementwise sine."""
@@ -338,6 +332,12 @@ def sigmoid(x: Any) -> Tensor:
 def relu(x: Any) -> Tensor:
     """Elementwise max(x, 0); the gradient at exactly 0 is 0."""
     return apply1(ReLU(), as_tensor(x))
+
+
+@export(method=True, operator="__abs__", numpy=(np.absolute,), expr=1)
+def abs(x: Any) -> Tensor:
+    """Elementwise absolute value (gradient 0 at 0)."""
+    return apply1(Abs(), as_tensor(x))
 
 
 @export(method=True, numpy=(np.maximum,), expr=2)
