@@ -175,6 +175,10 @@ def test_a_gate_defined_in_a_test_module_shows_up_everywhere(cbrt_registered):
     assert "∛" in cr.viz.to_dot(y)
     (g,) = cr.grad(y, x)
     assert g.item() == pytest.approx(1 / 12)
+    from chainrule.cli.expr import FUNCTIONS, evaluate, parse_bindings
+    assert FUNCTIONS["cbrt"] == (cbrt, 1)
+    z, _ = evaluate("cbrt(a) * 2", parse_bindings(["a=27"]))
+    assert z.item() == pytest.approx(6.0) and isinstance(z.creator.inputs[0].creator, Cbrt)
     assert any(name.endswith("Cbrt") for name in missing_specs())   # no spec: the suite fails
     unregister_gate(Cbrt)
     assert not any(name.endswith("Cbrt") for name in missing_specs())
