@@ -74,16 +74,16 @@ def _describe(i: int, t: Tensor) -> str:
     return f"input {i}" + (f" ({t.name!r})" if t.name else "") + f" of shape {t.shape}"
 
 
-def _project(out: Tensor, seed: int) -> tuple[Tensor, np.ndarray | None]:
+def _projection(out: Tensor, seed: int) -> np.ndarray | None:
+    """The fixed random vector a non-scalar output is projected on (None for a scalar)."""
     if out.size == 1:
-        return out, None
-    v = np.random.default_rng(seed).standard_normal(out.shape)
-    return out, v
+        return None
+    return np.random.default_rng(seed).standard_normal(out.shape)
 
 
 def gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float = 1e-6,
               atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True,
-              seed: int = 0, _record: bool = False) -> bool:
+              seed: int = 0) -> bool:
     """Compare backprop with central differences for every input that requires grad.
 
     ``f(*inputs)`` may return any shape: a non-scalar output is checked through a fixed
@@ -94,6 +94,14 @@ def gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float 
     Returns True, or raises :class:`GradcheckError` naming the input, the worst element,
     both values and the tolerance (returns False instead if ``raise_exception=False``).
     """
+    return _gradcheck(f, inputs, eps, atol, rtol, raise_exception, seed, record=False)
+
+
+def _gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float,
+               atol: float, rtol: float, raise_exception: bool, seed: int,
+               record: bool) -> bool:
+    """:func:`gradcheck`; ``record`` keeps recording while ``f`` is differenced (for
+    :func:`gradgradcheck`, whose ``f`` differentiates inside)."""
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     checked = [i for i, t in enumerate(ins) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
@@ -106,7 +114,7 @@ def gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float 
     out = f(*ins)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: f must return a Tensor, got {type(out).__name__}")
-    out, v = _project(out, seed)
+    v = _projection(out, seed)
     if out.requires_grad:
         analytic = _grad(out, [ins[i] for i in checked], grad_outputs=v, allow_unused=True)
     else:
@@ -124,7 +132,7 @@ def gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float 
             args = list(ins)
             args[i] = xi
             return scalar_f(*args)
-        (num,) = numerical_grad(fi, ins[i], eps=eps, record=_record)
+        (num,) = numerical_grad(fi, ins[i], eps=eps, record=record)
         a = analytic[k]
         ana = np.zeros_like(num) if a is None else np.asarray(a.data, dtype=np.float64)
         if ana.shape != num.shape:
@@ -187,5 +195,5 @@ def gradgradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: fl
             total = Tensor(np.float64(total))
         return total
 
-    return gradcheck(first_order, [*ins, v], eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, seed=seed, _record=True)
+    return _gradcheck(first_order, [*ins, v], eps, atol, rtol, raise_exception, seed,
+                      record=True)
