@@ -1,17 +1,3 @@
-"""Fixtures for the command-line tests: each runs in its own directory, without MNIST."""
+"""Each test here runs in its own directory, without MNIST on disk."""
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run in a temporary directory, with a data directory that holds nothing, so the
-    default dataset is always the embedded sample and runs/ lands in tmp_path."""
-    empty = tmp_path / "no-data"
-    empty.mkdir()
-    monkeypatch.setenv("CHAINRULE_DATA", str(empty))
-    monkeypatch.chdir(tmp_path)
+from ..fixtures import isolated_run_dir  # noqa: F401  (an autouse fixture)
