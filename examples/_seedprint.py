@@ -57,6 +57,9 @@ def edge_table(rows: Sequence[tuple[str, Any, Any]], grad_label: str) -> None:
 
 def check(label: str, got: Any, expected: Any, rtol: float = 1e-12) -> None:
     """Print a computed value next to the seed note's closed form, and whether they agree."""
+    # Values are read, not differentiated: .numpy() is the explicit detach.
+    got = got.numpy() if hasattr(got, "numpy") else got
+    expected = expected.numpy() if hasattr(expected, "numpy") else expected
     ok = np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float),
                      rtol=rtol, atol=1e-12)
     verdict = "agree" if ok else "DISAGREE"

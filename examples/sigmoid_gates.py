@@ -111,8 +111,8 @@ def cs231n_example() -> None:
     width = max(len(r[0]) for r in rows)
     print(f"    {'edge'.ljust(width)}   forward   gradient")
     for name, fwd, grad in rows:
-        print(f"    {name.ljust(width)}   {float(np.asarray(fwd)):7.2f}   "
-              f"{float(np.asarray(grad)):8.2f}")
+        print(f"    {name.ljust(width)}   {float(fwd):7.2f}   "
+              f"{float(grad):8.2f}")
     print()
     sig = f.item()
     print(f"  The sigmoid gate in one step: (1 - sigma) sigma = (1 - {sig:.2f}) {sig:.2f} "

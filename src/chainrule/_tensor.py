@@ -126,6 +126,16 @@ class Tensor:
         return len(self.data)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if self.requires_grad and _GradMode.enabled:
+            # np.asarray(t), np.array([t, u]), np.mean([t, u]), array[i] = t, and every
+            # NumPy function without a gate land here: the result would silently lose
+            # the gradient, so refuse, as PyTorch does.
+            raise TypeError(
+                f"cannot turn a tensor that requires grad (shape {self.data.shape}) into "
+                f"a NumPy array: the gradient would be silently dropped. Use chainrule "
+                f"functions (cr.stack([x, y]) for np.array([x, y]), cr.mean(cr.stack(...)) "
+                f"for np.mean([x, y])), or detach it on purpose: x.detach().numpy() "
+                f"or np.asarray(x.detach())")
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
@@ -515,5 +525,5 @@ FUNCTIONS_NO_GRAD = {
     np.argmax, np.argmin, np.argsort, np.count_nonzero, np.zeros_like, np.ones_like,
     np.empty_like, np.full_like, np.result_type, np.may_share_memory, np.shares_memory,
     np.nonzero, np.all, np.any, np.iscomplexobj, np.isrealobj,
-    np.copyto, np.sort, np.unique, np.array2string, np.array_repr,
+    np.copyto, np.array2string, np.array_repr, np.searchsorted, np.isneginf, np.isposinf,
 }

@@ -301,7 +301,7 @@ def test_inplace_change_of_unrelated_memory_is_fine() -> None:
     w = leaf([3.0, 4.0])
     y = x * w
     cr.tensor([3.0, 4.0]).add_(1)                 # a copy of w's values, not w's memory
-    float(np.asarray(w).sum())                    # reading is never a modification
+    float(np.asarray(w.detach()).sum())                    # reading is never a modification
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
 
@@ -775,11 +775,11 @@ def test_numpy_functions_on_tensors_record_gates() -> None:
 def test_numpy_function_without_gate_refuses_a_tensor_that_requires_grad() -> None:
     x = leaf([0.5, 1.0])
     with pytest.raises(TypeError, match="no chainrule gate"):
-        np.cumsum(x)
+        np.interp(x, [0.0, 1.0], [0.0, 2.0])
     with pytest.raises(TypeError, match="no chainrule gate"):
-        np.arctan(x)
+        np.spacing(x)
     # Without requires_grad, they just compute.
-    np.testing.assert_array_equal(np.cumsum(cr.tensor([1.0, 2.0])), [1.0, 3.0])
+    np.testing.assert_array_equal(np.interp(cr.tensor([0.5]), [0.0, 1.0], [0.0, 2.0]), [1.0])
 
 
 def test_version_is_read_from_the_memory_stamps_the_engine_checks() -> None:

@@ -76,8 +76,11 @@ def _by_hand_forward(raw: Callable[..., Any]) -> Callable[..., Any]:
     """
     @functools.wraps(raw)
     def forward(self: Gate, *args: Any) -> Any:
+        # Python lists are arrays here (Add().forward([1, 2], [3, 4]) adds, it does not
+        # concatenate); integer and boolean arrays (class labels, masks) get no gradient.
+        self.needs = tuple(_hand_differentiable(a) for a in args)
+        args = tuple(np.asarray(a) if isinstance(a, (list, tuple)) else a for a in args)
         self._hand_args = args
-        self.needs = tuple(True for _ in args)
         y = raw(self, *args)
         if args and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
             return _scalar_out(y, 1.0)
@@ -85,8 +88,21 @@ def _by_hand_forward(raw: Callable[..., Any]) -> Callable[..., Any]:
     return forward
 
 
+def _hand_differentiable(a: Any) -> bool:
+    """By hand, Python numbers (and lists of them) and float arrays get a gradient;
+    NumPy integer/bool arrays (class labels, masks) do not."""
+    if isinstance(a, bool) or a is None:
+        return False
+    if isinstance(a, (list, tuple)):
+        return np.asarray(a).dtype.kind in "iufc"
+    kind = getattr(getattr(a, "dtype", None), "kind", "f")
+    return kind in "fc"
+
+
 def _by_hand_backward(raw: Callable[..., Any]) -> Callable[..., Any]:
-    """``gate.backward(upstream)`` by hand: one gradient per input, in its shape."""
+    """``gate.backward(upstream)`` by hand: one gradient per differentiable input, in its
+    shape; a lone differentiable input's gradient comes back bare (``dx``, as the
+    books' ``SoftmaxWithLoss.backward(dout=1)``), integer labels and masks get none."""
     @functools.wraps(raw)
     def backward(self: Gate, upstream: Any) -> Any:
         args = self.__dict__.get("_hand_args")
@@ -98,14 +114,16 @@ def _by_hand_backward(raw: Callable[..., Any]) -> Callable[..., Any]:
         if single:
             grads = (grads,)
         out = []
-        for g, a in zip(grads, args):
+        for g, a, need in zip(grads, args, self.needs):
+            if not need:
+                continue
             if g is not None:
                 shape = np.shape(a)
                 if np.shape(g) != shape:
                     g = sum_to_array(g, shape)
                 g = _scalar_out(g, a)
             out.append(g)
-        if single and len(out) == 1:
+        if (single or len(out) == 1) and len(out) == 1:
             return out[0]
         return tuple(out)
     return backward

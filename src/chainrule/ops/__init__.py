@@ -16,7 +16,7 @@ reach it; this package's namespace, ``chainrule``'s, the Tensor's methods and Nu
 dispatch all come from those declarations (``_bind.py`` attaches them).
 
 To add a gate: write its class and its function in the module of its kind
-(arithmetic, elementwise, reduction, shape, linalg, losses), give the function an
+(arithmetic, elementwise, reduction, shape, linalg, contract, losses), give the function an
 ``@export``, and give the gate a spec in ``chainrule.check.gates`` (the suite fails for
 a gate without one).
 """
@@ -24,13 +24,24 @@ a gate without one).
 from __future__ import annotations
 
 from ..autograd import Gate, apply, gate_classes
-from . import arithmetic, elementwise, linalg, losses, reduction, shape
+from . import (
+    arithmetic,
+    contract,
+    elementary,
+    elementwise,
+    linalg,
+    losses,
+    reduction,
+    select,
+    shape,
+)
 from ._bind import bind_all
 from ._registry import Export, export, exports, on_export
 
 bind_all()
 
-_MODULES = (arithmetic, elementwise, linalg, losses, reduction, shape)
+_MODULES = (arithmetic, contract, elementary, elementwise, linalg, losses, reduction,
+            select, shape)
 _GATES = {name: cls for name, cls in gate_classes().items()
           if any(cls.__module__ == m.__name__ for m in _MODULES)}
 _FUNCTIONS = {e.name: e.fn for e in exports() if e.public}

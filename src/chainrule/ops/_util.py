@@ -24,9 +24,17 @@ def norm_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < max(ndim, 1):
+        if ndim == 0:
+            # A 0-d array has one element and no axis; like NumPy's ufunc reductions
+            # on scalars and PyTorch (dim in [-1, 0]), axis 0 or -1 reduces over nothing.
+            if a not in (0, -1):
+                raise np.exceptions.AxisError(a, ndim)
+            continue
+        if not -ndim <= a < ndim:
             raise np.exceptions.AxisError(a, ndim)
-        out.append(a % ndim if ndim else 0)
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"duplicate value in 'axis': {axis!r}")
     return tuple(sorted(out))
 
 
@@ -45,3 +53,38 @@ def reduced_count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
     for a in axes:
         n *= shape[a]
     return n
+
+
+def axis_args(name: str, axis: Any, keepdims: Any, dim: Any = None,
+              keepdim: Any = None) -> tuple[Any, bool]:
+    """Resolve PyTorch's ``dim``/``keepdim`` as aliases of NumPy's ``axis``/``keepdims``.
+
+    The aliases are unambiguous, so both spellings work; giving both of a pair is an
+    error rather than a guess.
+    """
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis= (NumPy) or dim= (PyTorch), not both")
+        axis = dim
+    if keepdim is not None:
+        if keepdims not in (None, False) and bool(keepdims) != bool(keepdim):
+            raise TypeError(f"{name}: keepdims={keepdims!r} and keepdim={keepdim!r} "
+                            f"disagree; give one of them")
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+def no_out(name: str, out: Any) -> None:
+    """Refuse NumPy's ``out=``: a gate returns a new tensor, it cannot write into one."""
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported (a gate makes a new tensor, so "
+                        f"writing into `out` would drop the gradient); assign the result "
+                        f"instead: y = {name}(...)")
+
+
+def cast_for(name: str, x: Any, dtype: Any) -> Any:
+    """``x`` converted to ``dtype`` first, as NumPy's ``dtype=`` of a reduction does."""
+    if dtype is None:
+        return x
+    from .elementwise import astype  # elementwise imports this module
+    return astype(x, dtype)

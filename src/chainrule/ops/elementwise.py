@@ -9,7 +9,8 @@ Conventions, documented because a learner will meet them:
 * ``relu'(0) = 0``: the gradient passes only where ``x > 0``.
 * ``abs'(0) = 0`` (``sign(0)``).
 * ``maximum(x, y)`` / ``minimum``: where ``x == y`` each input gets half the gradient.
-* ``clip(x, lo, hi)``: the gradient passes where ``lo <= x <= hi`` (bounds included).
+* ``clip(x, a_min, a_max)``: the gradient passes where ``a_min <= x <= a_max`` (bounds
+  included, as in PyTorch's ``clamp``).
 * ``sigmoid`` never overflows: it evaluates ``exp(-|x|)`` only.
 * ``where(c, a, b)``: the unused branch receives a zero gradient, but zero times an
   infinite (or NaN) local gradient is NaN. The risky op is evaluated and
@@ -25,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Tensor, plain
 from ..autograd import Array, Gate, Grads, apply, apply1, apply2
 from ._registry import export
-from ._util import as_tensor
+from ._util import as_tensor, no_out
 
 
 class Exp(Gate):
@@ -364,10 +365,36 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return apply(Where(), cond, a, b)
 
 
-@export(method=True, numpy=(np.clip,))
-def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
-    """Limit values to ``[lo, hi]`` (either may be None); NumPy's ``a_min``/``a_max``."""
-    return apply1(Clip(lo, hi), as_tensor(x))
+@export(method=("clip", "clamp"), numpy=(np.clip,))
+def clip(x: Any, a_min: Any = None, a_max: Any = None, out: Any = None, *,
+         min: Any = None, max: Any = None) -> Tensor:
+    """Limit values to ``[a_min, a_max]`` (either may be None), as ``np.clip``.
+
+    NumPy 2's ``min=``/``max=`` (and the method ``t.clip(min, max)``, PyTorch's
+    ``clamp``) name the same bounds. The gradient passes where the input lies within
+    the bounds, the bounds included; a bound that is a tensor requiring grad gets the
+    gradient where it was chosen (PyTorch's ``clamp`` convention).
+    """
+    no_out("clip", out)
+    lo = _one_of("clip", "a_min", a_min, "min", min)
+    hi = _one_of("clip", "a_max", a_max, "max", max)
+    if lo is None and hi is None:
+        raise ValueError("clip: give at least one bound (a_min/min or a_max/max)")
+    x = as_tensor(x)
+    if any(isinstance(b, Tensor) and b.requires_grad for b in (lo, hi)):
+        y = x
+        if lo is not None:
+            y = where(plain(x) < plain(lo), lo, y)
+        if hi is not None:
+            y = where(plain(x) > plain(hi), hi, y)
+        return y
+    return apply1(Clip(plain(lo), plain(hi)), x)
+
+
+def _one_of(name: str, a: str, va: Any, b: str, vb: Any) -> Any:
+    if va is not None and vb is not None:
+        raise TypeError(f"{name}: {a}= and {b}= name the same bound; give one of them")
+    return vb if va is None else va
 
 
 @export(method=True)

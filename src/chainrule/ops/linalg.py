@@ -105,8 +105,8 @@ class Affine(Gate):
         return gx, gw, gb
 
 
-@export(method=("matmul", "dot"), operator="__matmul__", reflected="__rmatmul__",
-        numpy=(np.matmul, np.dot))
+@export(method="matmul", operator="__matmul__", reflected="__rmatmul__",
+        numpy=(np.matmul,))
 def matmul(x: Any, y: Any) -> Tensor:
     """Matrix product with NumPy's ``matmul`` rules (the ``@`` operator)."""
     return apply2(MatMul(), x, y)

@@ -19,7 +19,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import Array, Gate, Grads, apply1
 from ._registry import export
-from ._util import as_tensor, norm_axes, reduced_count, unreduce
+from ._util import as_tensor, axis_args, cast_for, no_out, norm_axes, reduced_count, unreduce
 
 
 class _Reduce(Gate):
@@ -85,7 +85,11 @@ class Var(_Reduce):
     def backward(self, gy: Array) -> Grads:
         x = self.x
         centered = x - np.mean(x, axis=self.axes, keepdims=True)
-        return unreduce(gy, self.axes, self.keepdims) * centered * (2 / (self.n - self.ddof))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # n <= ddof: inf or NaN, as NumPy's value and PyTorch's gradient are.
+            scale = np.float64(2) / np.float64(self.n - self.ddof)
+            return unreduce(gy, self.axes, self.keepdims) * centered * scale.astype(
+                np.result_type(x))
 
 
 class Max(_Reduce):
@@ -196,49 +200,90 @@ class LogSoftmax(Gate):
 
 
 # ------------------------------------------------------------------ functions
+# NumPy's signatures (positional order included: ``np.sum(x, 0, np.float32)``), with
+# PyTorch's ``dim=``/``keepdim=`` accepted as aliases. ``dtype=`` converts the input
+# first (NumPy accumulates in that dtype); ``out=`` is refused (it would drop the
+# gradient).
 @export(method=True, numpy=(np.sum,), expr=1)
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def sum(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+        keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
     """Sum over ``axis`` (all axes by default), as ``np.sum``."""
-    return apply1(Sum(axis, keepdims), as_tensor(x))
+    axis, keepdims = axis_args("sum", axis, keepdims, dim, keepdim)
+    no_out("sum", out)
+    return apply1(Sum(axis, keepdims), as_tensor(cast_for("sum", x, dtype)))
 
 
 @export(method=True, numpy=(np.mean,), expr=1)
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def mean(x: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+         keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
     """Arithmetic mean over ``axis``, as ``np.mean``."""
-    return apply1(Mean(axis, keepdims), as_tensor(x))
+    axis, keepdims = axis_args("mean", axis, keepdims, dim, keepdim)
+    no_out("mean", out)
+    return apply1(Mean(axis, keepdims), as_tensor(cast_for("mean", x, dtype)))
+
+
+def _ddof(name: str, ddof: Any, correction: Any) -> Any:
+    if correction is not None:
+        if ddof not in (0, None) and ddof != correction:
+            raise TypeError(f"{name}: ddof={ddof!r} and correction={correction!r} disagree; "
+                            f"give one of them")
+        return correction
+    return ddof
 
 
 @export(method=True, numpy=(np.var,))
-def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over ``axis``, as ``np.var`` (population variance unless ``ddof=1``)."""
-    return apply1(Var(axis, keepdims, ddof), as_tensor(x))
+def var(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+        keepdims: bool = False, *, correction: Any = None, dim: Any = None,
+        keepdim: bool | None = None) -> Tensor:
+    """Variance over ``axis``, as ``np.var``: ``ddof=0`` (the population variance) by
+    default, unlike PyTorch's ``var`` (``correction=1``); ``correction=`` is NumPy 2's
+    alias of ``ddof``. Where the count is not above ``ddof`` the value and its gradient
+    are inf or NaN, as in NumPy and PyTorch."""
+    axis, keepdims = axis_args("var", axis, keepdims, dim, keepdim)
+    no_out("var", out)
+    return apply1(Var(axis, keepdims, _ddof("var", ddof, correction)),
+                  as_tensor(cast_for("var", x, dtype)))
 
 
 @export(method=True, numpy=(np.max, np.amax))
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Largest element over ``axis``; ties share the gradient equally."""
+def max(x: Any, axis: Any = None, out: Any = None, keepdims: bool = False, *,
+        dim: Any = None, keepdim: bool | None = None) -> Tensor:
+    """Largest element over ``axis``; ties share the gradient equally.
+
+    NumPy's meaning: ``x.max(1)`` is the values only (PyTorch returns values and
+    indices; use ``cr.argmax`` for those)."""
+    axis, keepdims = axis_args("max", axis, keepdims, dim, keepdim)
+    no_out("max", out)
     return apply1(Max(axis, keepdims), as_tensor(x))
 
 
 @export(method=True, numpy=(np.min, np.amin))
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Smallest element over ``axis``; ties share the gradient equally."""
+def min(x: Any, axis: Any = None, out: Any = None, keepdims: bool = False, *,
+        dim: Any = None, keepdim: bool | None = None) -> Tensor:
+    """Smallest element over ``axis``; ties share the gradient equally (values only,
+    as in NumPy)."""
+    axis, keepdims = axis_args("min", axis, keepdims, dim, keepdim)
+    no_out("min", out)
     return apply1(Min(axis, keepdims), as_tensor(x))
 
 
 @export(method=True)
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+              keepdim: bool | None = None) -> Tensor:
     """``log(sum(exp(x), axis))`` computed stably (finite for |x| up to 1e4 and beyond)."""
+    axis, keepdims = axis_args("logsumexp", axis, keepdims, dim, keepdim)
     return apply1(LogSumExp(axis, keepdims), as_tensor(x))
 
 
 @export(method=True)
-def softmax(x: Any, axis: int = -1) -> Tensor:
+def softmax(x: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Softmax along ``axis`` (the last by default), computed stably."""
-    return apply1(Softmax(axis), as_tensor(x))
+    axis, _ = axis_args("softmax", axis, False, dim)
+    return apply1(Softmax(-1 if axis is None else axis), as_tensor(x))
 
 
 @export(method=True)
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
+def log_softmax(x: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Logarithm of the softmax along ``axis``, computed stably."""
-    return apply1(LogSoftmax(axis), as_tensor(x))
+    axis, _ = axis_args("log_softmax", axis, False, dim)
+    return apply1(LogSoftmax(-1 if axis is None else axis), as_tensor(x))
