@@ -29,9 +29,11 @@ from . import (
     contract,
     elementary,
     elementwise,
+    layout,
     linalg,
     losses,
     reduction,
+    scan,
     select,
     shape,
 )
@@ -40,8 +42,8 @@ from ._registry import Export, export, exports, on_export
 
 bind_all()
 
-_MODULES = (arithmetic, contract, elementary, elementwise, linalg, losses, reduction,
-            select, shape)
+_MODULES = (arithmetic, contract, elementary, elementwise, layout, linalg, losses, reduction,
+            scan, select, shape)
 _GATES = {name: cls for name, cls in gate_classes().items()
           if any(cls.__module__ == m.__name__ for m in _MODULES)}
 _FUNCTIONS = {e.name: e.fn for e in exports() if e.public}

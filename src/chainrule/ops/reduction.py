@@ -287,3 +287,13 @@ def log_softmax(x: Any, axis: int | None = None, *, dim: int | None = None) -> T
     """Logarithm of the softmax along ``axis``, computed stably."""
     axis, _ = axis_args("log_softmax", axis, False, dim)
     return apply1(LogSoftmax(-1 if axis is None else axis), as_tensor(x))
+
+
+@export(method=True, numpy=(np.std,))
+def std(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+        keepdims: bool = False, *, correction: Any = None, dim: Any = None,
+        keepdim: bool | None = None) -> Tensor:
+    """Standard deviation, ``sqrt(var)``, as ``np.std`` (``ddof=0`` by default, unlike
+    PyTorch). Its gradient is NaN where the deviation is 0 (as PyTorch's)."""
+    return np.sqrt(var(x, axis, dtype, out, ddof, keepdims, correction=correction, dim=dim,
+                       keepdim=keepdim))

@@ -1,0 +1,113 @@
+"""The new ops against PyTorch in float64: values, first and second derivatives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+torch = pytest.importorskip("torch")
+
+UNARY: list[tuple[str, Any, tuple[float, float]]] = [
+    ("tan", torch.tan, (-1, 1)), ("arcsin", torch.asin, (-.9, .9)),
+    ("arccos", torch.acos, (-.9, .9)), ("arctan", torch.atan, (-3, 3)),
+    ("sinh", torch.sinh, (-2, 2)), ("cosh", torch.cosh, (-2, 2)),
+    ("arcsinh", torch.asinh, (-3, 3)), ("arccosh", torch.acosh, (1.2, 3)),
+    ("arctanh", torch.atanh, (-.9, .9)), ("log2", torch.log2, (.3, 3)),
+    ("log10", torch.log10, (.3, 3)), ("log1p", torch.log1p, (-.5, 3)),
+    ("exp2", torch.exp2, (-2, 2)), ("expm1", torch.expm1, (-2, 2)),
+    ("erf", torch.erf, (-2, 2)), ("reciprocal", torch.reciprocal, (.3, 3)),
+    ("rsqrt", torch.rsqrt, (.3, 3)), ("sign", torch.sign, (-2, 2)),
+    ("floor", torch.floor, (-2, 2)), ("ceil", torch.ceil, (-2, 2)),
+    ("trunc", torch.trunc, (-2, 2)), ("round", torch.round, (-2, 2)),
+]
+BINARY: list[tuple[str, Any]] = [
+    ("arctan2", torch.atan2), ("hypot", torch.hypot), ("logaddexp", torch.logaddexp),
+    ("logaddexp2", torch.logaddexp2), ("copysign", torch.copysign), ("fmod", torch.fmod),
+    ("remainder", torch.remainder),
+]
+
+
+def _compare(ours: Callable, theirs: Callable, arrays: list[np.ndarray]) -> None:
+    rng = np.random.default_rng(5)
+    xs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, ty = ours(*xs), theirs(*ts)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-11, atol=1e-13)
+    v = rng.standard_normal(y.shape)
+    gs = cr.grad(y, xs, grad_outputs=v, create_graph=True)
+    tgs = torch.autograd.grad(ty, ts, grad_outputs=torch.tensor(v), create_graph=True)
+    for g, tg in zip(gs, tgs):
+        np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-9, atol=1e-11)
+    for k, (g, tg) in enumerate(zip(gs, tgs)):
+        if not (g.requires_grad and tg.requires_grad):
+            continue
+        w = rng.standard_normal(g.shape)
+        ggs = cr.grad(g, xs, grad_outputs=w, allow_unused=True, retain_graph=True)
+        tggs = torch.autograd.grad(tg, ts, grad_outputs=torch.tensor(w), allow_unused=True,
+                                   retain_graph=True)
+        for a, b in zip(ggs, tggs):
+            a = np.zeros(1) if a is None else a.numpy()
+            b = np.zeros(1) if b is None else b.numpy()
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10, err_msg=f"d2 of input {k}")
+
+
+@pytest.mark.parametrize(("name", "theirs", "domain"), UNARY, ids=[u[0] for u in UNARY])
+def test_unary_against_torch(name: str, theirs: Any, domain: tuple[float, float]) -> None:
+    a = np.random.default_rng(1).uniform(*domain, (3, 4))
+    _compare(getattr(cr, name), theirs, [a])
+    if hasattr(np, name):   # NumPy's ufunc on a tensor runs the same gate
+        np.testing.assert_array_equal(getattr(np, name)(cr.tensor(a)).numpy(),
+                                      getattr(cr, name)(cr.tensor(a)).numpy())
+
+
+@pytest.mark.parametrize(("name", "theirs"), BINARY, ids=[b[0] for b in BINARY])
+def test_binary_against_torch(name: str, theirs: Any) -> None:
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0.3, 3, (3, 1)) * rng.choice([-1, 1], (3, 1))
+    b = rng.uniform(0.3, 2, (4,)) * rng.choice([-1, 1], (4,))
+    _compare(getattr(cr, name), theirs, [a, b])
+
+
+def _z(rng: np.random.Generator) -> np.ndarray:
+    a = rng.standard_normal((3, 4))
+    a[1, 2] = a[2, 0] = a[2, 3] = 0.0
+    return a
+
+
+def _g34(rng: np.random.Generator) -> np.ndarray:
+    return rng.standard_normal((3, 4))
+
+
+def _g23(rng: np.random.Generator) -> np.ndarray:
+    return rng.standard_normal((2, 3))
+
+
+SCANS: list[tuple[str, Callable, Callable, Callable]] = [
+    ("cumsum", lambda x: cr.cumsum(x, 1), lambda t: torch.cumsum(t, 1), _g34),
+    ("cumprod", lambda x: cr.cumprod(x, 0), lambda t: torch.cumprod(t, 0), _g34),
+    ("cumprod zeros", lambda x: cr.cumprod(x, 1), lambda t: torch.cumprod(t, 1), _z),
+    ("prod zeros", lambda x: cr.prod(x, 1), lambda t: torch.prod(t, 1), _z),
+    ("logcumsumexp wide", lambda x: cr.logcumsumexp(x, 1), lambda t: torch.logcumsumexp(t, 1),
+     lambda r: 30 * r.standard_normal((3, 4))),
+    ("cummax", lambda x: cr.cummax(x, 1)[0], lambda t: torch.cummax(t, 1)[0], _g34),
+    ("cummin", lambda x: cr.cummin(x, 0)[0], lambda t: torch.cummin(t, 0)[0], _g34),
+    ("diff", lambda x: cr.diff(x, 2, axis=1), lambda t: torch.diff(t, 2, dim=1), _g34),
+    ("std", lambda x: cr.std(x, 1, ddof=1), lambda t: torch.std(t, 1), _g34),
+    ("sort", lambda x: cr.sort(x, axis=1), lambda t: torch.sort(t, 1)[0], _g34),
+    ("topk", lambda x: cr.topk(x, 2)[0], lambda t: torch.topk(t, 2)[0], _g34),
+    ("einsum", lambda x: cr.einsum("ij,kj->ik", x, x),
+     lambda t: torch.einsum("ij,kj->ik", t, t), _g34),
+    ("kron", lambda x: cr.kron(x, x), lambda t: torch.kron(t, t), _g23),
+    ("roll", lambda x: cr.roll(x, (1, 2), (0, 1)), lambda t: torch.roll(t, (1, 2), (0, 1)), _g34),
+]
+
+
+@pytest.mark.parametrize(("label", "ours", "theirs", "make"), SCANS, ids=[s[0] for s in SCANS])
+def test_scans_and_compositions_against_torch(label: str, ours: Callable, theirs: Callable,
+                                              make: Callable) -> None:
+    _compare(ours, theirs, [make(np.random.default_rng(3))])
