@@ -18,15 +18,45 @@ from .._check import is_number
 from .._tensor import Tensor, wrap
 from ..errors import DtypeError, ShapeError
 from ..random import get_rng
+from .activations import (
+    celu,
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    logsigmoid,
+    mish,
+    normalize,
+    relu6,
+    selu,
+    silu,
+    softmin,
+    softplus,
+    softsign,
+)
+from .losses import (
+    _reduce,
+    _reduction,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 
 __all__ = [
-    "affine", "batch_norm", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
-    "hinge_loss", "linear", "log_softmax", "mse_loss", "relu", "sigmoid", "softmax",
-    "softmax_cross_entropy", "tanh",
+    "affine", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu",
+    "cross_entropy", "dropout", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh",
+    "hinge_loss", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear", "log_softmax",
+    "logsigmoid", "mish", "mse_loss", "nll_loss", "normalize", "relu", "relu6", "selu",
+    "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softmin",
+    "softplus", "softsign", "tanh",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
-
 
 def _tensor(x: Any) -> Tensor:
     if isinstance(x, Tensor):
@@ -35,16 +65,7 @@ def _tensor(x: Any) -> Tensor:
 
 
 def _check_reduction(where: str, reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-
-
-def _reduce(losses: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return ops.mean(losses)
-    if reduction == "sum":
-        return ops.sum(losses)
-    return losses
+    _reduction(where, reduction)
 
 
 # ---------------------------------------------------------------------- layers
@@ -75,14 +96,14 @@ def tanh(x: Any) -> Tensor:
     return ops.tanh(x)
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """Softmax along ``axis``, computed stably."""
-    return ops.softmax(x, axis=axis)
+def softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Softmax along ``dim`` (PyTorch's name; ``axis=`` too; the last by default)."""
+    return ops.softmax(x, axis=axis, dim=dim)
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """log(softmax(x)) along ``axis``, computed stably."""
-    return ops.log_softmax(x, axis=axis)
+def log_softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """log(softmax(x)) along ``dim`` (or ``axis=``), computed stably."""
+    return ops.log_softmax(x, axis=axis, dim=dim)
 
 
 def _check_p(where: str, p: Any) -> float:
@@ -209,8 +230,6 @@ def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> 
     return ops.softmax_cross_entropy(logits, target, reduction=reduction)
 
 
-cross_entropy = softmax_cross_entropy
-
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error ``mean((input - target)**2)`` (or its sum, or per element).
@@ -227,30 +246,6 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
                          f"reshape one so that they match")
     d = ops.sub(x, t)
     return _reduce(ops.mul(d, d), reduction)
-
-
-def binary_cross_entropy_with_logits(logits: Any, target: Any,
-                                     reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in [0, 1], stably.
-
-    Computed as ``max(x, 0) - x*t + log(1 + exp(-|x|))``, which equals
-    ``-t log(sigmoid(x)) - (1-t) log(1 - sigmoid(x))`` but never exponentiates a
-    positive number, so logits of any size (1e4 included) give finite losses and
-    gradients. ``max(x, 0)`` is the Maximum gate, whose gradient at the tie ``x = 0``
-    is 1/2; with ``abs'(0) = 0`` the total gradient at 0 is the exact ``sigmoid(0) - t``.
-    """
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
-    x = _tensor(logits)
-    t = target if isinstance(target, Tensor) else np.asarray(target)
-    tshape = np.shape(t.data if isinstance(t, Tensor) else t)
-    if x.shape != tshape:
-        raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {x.shape} and "
-                         f"target of shape {tshape} differ; they must match")
-    if isinstance(t, np.ndarray) and t.dtype.kind not in "fc":
-        t = t.astype(x.data.dtype if x.data.dtype.kind == "f" else np.float64)
-    softplus_neg_abs = ops.log(ops.add(ops.exp(ops.neg(ops.abs(x))), 1.0))
-    losses = ops.add(ops.sub(ops.maximum(x, 0.0), ops.mul(x, t)), softplus_neg_abs)
-    return _reduce(losses, reduction)
 
 
 def _class_indices(target: Any, scores_shape: tuple[int, ...], where: str) -> np.ndarray:

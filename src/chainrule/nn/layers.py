@@ -346,13 +346,21 @@ class MSELoss(Module):
 class BCEWithLogitsLoss(Module):
     """Binary cross-entropy on logits; see :func:`functional.binary_cross_entropy_with_logits`."""
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, weight: Any = None, reduction: str = "mean",
+                 pos_weight: Any = None) -> None:
         super().__init__()
+        if isinstance(weight, str):
+            raise TypeError(f"BCEWithLogitsLoss: the first setting is the weight (as in "
+                            f"PyTorch); pass the reduction by name: reduction={weight!r}")
         F._check_reduction("BCEWithLogitsLoss", reduction)
         self.reduction = reduction
+        self.weight = weight
+        self.pos_weight = pos_weight
 
     def forward(self, logits: Any, target: Any) -> Tensor:
-        return F.binary_cross_entropy_with_logits(logits, target, reduction=self.reduction)
+        return F.binary_cross_entropy_with_logits(logits, target, self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
