@@ -18,7 +18,7 @@ op appears here without an edit to this file.
 
 from __future__ import annotations
 
-from . import data, nn, ops, optim, viz
+from . import data, linalg, nn, ops, optim, viz
 from ._tensor import (
     Tensor,
     arange,
@@ -65,7 +65,8 @@ __all__ = sorted([
     "BackwardError", "ChainruleError", "CheckpointError", "DtypeError", "Gate",
     "GradcheckError", "GraphFreedError", "InplaceModificationError", "ShapeError", "Tensor",
     "apply", "arange", "backward", "data", "enable_grad", "explain", "from_numpy", "full",
-    "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "load", "manual_seed", "nn",
+    "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "linalg", "load", "manual_seed",
+    "nn",
     "no_grad", "numerical_grad", "ones", "ones_like", "ops", "optim", "rand", "randn",
     "save", "set_grad_enabled", "tensor", "viz", "zeros", "zeros_like", *_OPS,
 ])

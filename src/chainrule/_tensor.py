@@ -172,6 +172,15 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor's value like a number."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(f"format spec {spec!r} needs a one-element tensor, this one has "
+                            f"shape {self.data.shape}; format t.item() or t.tolist() items")
+        return format(self.data.item(), spec)
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extras = []

@@ -149,3 +149,31 @@ def test_by_hand_lists_are_arrays_not_sequences() -> None:
     da, db = add.backward(np.array([1.0, 1.0]))
     np.testing.assert_array_equal(da, [1.0, 1.0])
     np.testing.assert_array_equal(db, [1.0, 1.0])
+
+
+def test_format_and_bare_no_grad() -> None:
+    loss = cr.tensor(1.23456, requires_grad=True)
+    assert f"{loss:.3f}" == "1.235" and f"{loss}" == str(loss)
+    with pytest.raises(TypeError, match="one-element"):
+        f"{cr.ones(2):.2f}"
+
+    @cr.no_grad
+    def bare() -> bool:
+        return (loss * 2).requires_grad
+
+    @cr.no_grad()
+    def called() -> bool:
+        return (loss * 2).requires_grad
+
+    assert bare() is False and called() is False
+    assert (loss * 2).requires_grad
+
+
+def test_linalg_namespace_and_numpy_dispatch() -> None:
+    a = cr.tensor(np.array([[2.0, 1.0], [0.5, 3.0]]), requires_grad=True)
+    np.testing.assert_allclose(cr.linalg.inv(a).numpy(), np.linalg.inv(a.numpy()))
+    assert np.linalg.det(a).requires_grad and np.linalg.norm(a).requires_grad
+    np.testing.assert_allclose(np.linalg.solve(a, cr.ones(2)).numpy(),
+                               np.linalg.solve(a.numpy(), np.ones(2)))
+    with pytest.raises(ValueError, match="singular values"):
+        cr.linalg.norm(a, 2)

@@ -12,7 +12,18 @@ __all__ = ["enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
 
 class _GradModeContext:
+    """``with no_grad():``, ``@no_grad()`` and the bare ``@no_grad`` all work."""
+
     _value: bool
+
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        if fn is None:
+            return self
+        if not callable(fn):
+            raise TypeError(f"{cls.__name__}() takes no arguments (as a decorator, it takes "
+                            f"the function it decorates), got {fn!r}")
+        return self(fn)
 
     def __enter__(self) -> None:
         self._prev = GradMode.enabled
