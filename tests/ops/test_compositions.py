@@ -165,3 +165,40 @@ def test_pytorch_names() -> None:
     assert c.requires_grad and c.creator is not None
     np.testing.assert_array_equal(c.numpy(), x.numpy())
     assert x.argmax(dim=1).shape == (2, 4)
+
+
+ELEMENTARY = ["tan", "arcsin", "arctan", "sinh", "cosh", "arcsinh", "arctanh", "log2",
+              "log10", "log1p", "exp2", "expm1", "erf", "reciprocal", "rsqrt", "cbrt",
+              "sign", "floor", "round"]
+
+
+@pytest.mark.parametrize(("label", "fn", "makers"), CASES, ids=[c[0] for c in CASES])
+def test_float32_stays_float32(label: str, fn: Fn, makers: list) -> None:
+    rng = np.random.default_rng(1)
+    arrays = [m(rng).astype(np.float32) for m in makers]
+    xs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    y = fn(cr, xs)
+    # float32 in, float32 out, unless NumPy itself promotes (a float64 prepend).
+    assert y.dtype == np.asarray(fn(np, arrays)).dtype, f"{label}: {y.dtype}"
+    grads = cr.grad(y.sum(), xs)
+    assert all(g.dtype == np.float32 for g in grads)
+
+
+@pytest.mark.parametrize("name", ELEMENTARY)
+def test_elementary_float32_stays_float32(name: str) -> None:
+    x = cr.tensor(np.array([0.2, 0.5, 0.7], dtype=np.float32), requires_grad=True)
+    y = getattr(cr, name)(x)
+    g, = cr.grad(y.sum(), [x])
+    assert y.dtype == np.float32 and g.dtype == np.float32
+
+
+def test_cross_and_gather() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    x, y = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    np.testing.assert_allclose(np.cross(x, y).numpy(), np.cross(a, b), rtol=1e-12)
+    assert cr.gradgradcheck(cr.cross, [x, y])
+    idx = np.array([[0, 0], [2, 1]])
+    g = cr.gather(x, 1, idx)
+    np.testing.assert_array_equal(g.numpy(), np.take_along_axis(a[:2], idx, 1))
+    assert cr.gradcheck(lambda t: cr.gather(t, 1, idx), [x])

@@ -67,6 +67,10 @@ def _g23(rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal((2, 3))
 
 
+def _well_conditioned(rng: np.random.Generator) -> np.ndarray:
+    return 2.0 * np.eye(3) + 0.4 * rng.standard_normal((3, 3))
+
+
 SCANS: list[tuple[str, Callable, Callable, Callable]] = [
     ("cumsum", lambda x: cr.cumsum(x, 1), lambda t: torch.cumsum(t, 1), _g34),
     ("cumprod", lambda x: cr.cumprod(x, 0), lambda t: torch.cumprod(t, 0), _g34),
@@ -83,6 +87,27 @@ SCANS: list[tuple[str, Callable, Callable, Callable]] = [
     ("einsum", lambda x: cr.einsum("ij,kj->ik", x, x),
      lambda t: torch.einsum("ij,kj->ik", t, t), _g34),
     ("kron", lambda x: cr.kron(x, x), lambda t: torch.kron(t, t), _g23),
+    ("inv", cr.inv, torch.linalg.inv, _well_conditioned),
+    ("det", cr.det, torch.linalg.det, _well_conditioned),
+    ("solve", lambda a: cr.solve(a, a[:, :2] * 3.0),
+     lambda a: torch.linalg.solve(a, a[:, :2] * 3.0), _well_conditioned),
+    ("norm fro", cr.norm, torch.linalg.norm, _g34),
+    ("norm ord=1 axis 1", lambda x: cr.norm(x, 1, 1), lambda t: torch.linalg.norm(t, 1, 1),
+     _g34),
+    ("cross", lambda x: cr.cross(x, x[::-1]), lambda t: torch.linalg.cross(t, t.flip(0)),
+     lambda r: r.standard_normal((4, 3))),
+    ("flip", lambda x: cr.flip(x, 1), lambda t: torch.flip(t, (1,)), _g34),
+    ("tril", lambda x: cr.tril(x, -1), lambda t: torch.tril(t, -1), _g34),
+    ("diagonal", lambda x: cr.diagonal(x, 1), lambda t: torch.diagonal(t, 1), _g34),
+    ("trace", cr.trace, torch.trace, _g34),
+    ("tile", lambda x: cr.tile(x, (2, 1)), lambda t: torch.tile(t, (2, 1)), _g34),
+    ("repeat", lambda x: cr.repeat(x, 2, 1), lambda t: torch.repeat_interleave(t, 2, 1), _g34),
+    ("take_along_axis", lambda x: cr.take_along_axis(x, np.array([[0, 3]] * 3), 1),
+     lambda t: torch.take_along_dim(t, torch.tensor([[0, 3]] * 3), 1), _g34),
+    ("pad reflect", lambda x: cr.pad(x, ((0, 0), (2, 1)), mode="reflect"),
+     lambda t: torch.nn.functional.pad(t[None], (2, 1), mode="reflect")[0], _g34),
+    ("pad circular", lambda x: cr.pad(x, ((0, 0), (2, 1)), mode="circular"),
+     lambda t: torch.nn.functional.pad(t[None], (2, 1), mode="circular")[0], _g34),
     ("roll", lambda x: cr.roll(x, (1, 2), (0, 1)), lambda t: torch.roll(t, (1, 2), (0, 1)), _g34),
 ]
 
@@ -91,3 +116,14 @@ SCANS: list[tuple[str, Callable, Callable, Callable]] = [
 def test_scans_and_compositions_against_torch(label: str, ours: Callable, theirs: Callable,
                                               make: Callable) -> None:
     _compare(ours, theirs, [make(np.random.default_rng(3))])
+
+
+def test_logaddexp_of_huge_inputs_is_finite_to_second_order() -> None:
+    """First order as PyTorch; PyTorch's second derivative is NaN here, ours finite."""
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    _compare(lambda a: cr.logaddexp(a * 500, -a * 500),
+             lambda t: torch.logaddexp(t * 500, -t * 500), [x], second=False)
+    a = cr.tensor(x, requires_grad=True)
+    g, = cr.grad(cr.logaddexp(a * 500, -a * 500).sum(), [a], create_graph=True)
+    gg, = cr.grad(g.sum(), [a])
+    assert np.isfinite(gg.numpy()).all()

@@ -53,7 +53,7 @@ __all__ = [
     "affine", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu",
     "cross_entropy", "dropout", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh",
     "hinge_loss", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear", "log_softmax",
-    "logsigmoid", "mish", "mse_loss", "nll_loss", "normalize", "relu", "relu6", "selu",
+    "logsigmoid", "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "relu", "relu6", "selu",
     "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softmin",
     "softplus", "softsign", "tanh",
 ]
@@ -79,6 +79,11 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 
 
 affine = linear
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Class indices to one-hot rows, as PyTorch's ``F.one_hot`` (integer result)."""
+    return ops.one_hot(tensor, num_classes, dtype=np.int64)
 
 
 def relu(x: Any) -> Tensor:

@@ -258,3 +258,23 @@ def kron(a: Any, b: Any) -> Tensor:
     inter = "".join(x + y for x, y in zip(la, lb))
     z = einsum(f"{la},{lb}->{inter}", a, b)
     return z.reshape(tuple(m * n for m, n in zip(a.shape, b.shape)))
+
+
+@export(numpy=(np.cross,))
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
+          axis: int | None = None) -> Tensor:
+    """The cross product of 3-vectors along an axis (broadcast over the others), as
+    ``np.cross``; written with the Levi-Civita symbol as one ``einsum``."""
+    a, b = as_tensor(a), as_tensor(b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = np.moveaxis(a, axisa, -1)
+    b = np.moveaxis(b, axisb, -1)
+    if a.shape[-1] != 3 or b.shape[-1] != 3:
+        raise ShapeError(f"cross: needs vectors of length 3 along the axis, got {a.shape[-1]} "
+                         f"and {b.shape[-1]} (2-vectors are deprecated in NumPy 2)")
+    eps = np.zeros((3, 3, 3))
+    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        eps[i, j, k], eps[i, k, j] = 1.0, -1.0
+    c = einsum("ijk,...j,...k->...i", eps.astype(np.result_type(a.dtype, b.dtype)), a, b)
+    return np.moveaxis(c, -1, axisc)

@@ -59,7 +59,7 @@ def take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Tensor:
     return getitem(x, _along_index(idx % max(x.shape[axis], 1), axis))
 
 
-@export(numpy=(np.take,))
+@export(method=True, numpy=(np.take,))
 def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Tensor:
     """``np.take``: elements (``axis=None``: of the flattened array) or slices along
     ``axis``; ``mode`` "raise", "wrap" or "clip" as NumPy."""
@@ -161,7 +161,7 @@ def argsort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
     return wrap(np.argsort(plain(a), axis=axis, kind=kind, stable=stable))
 
 
-@export(numpy=(np.compress,))
+@export(method=True, numpy=(np.compress,))
 def compress(condition: Any, a: Any, axis: Any = None, out: Any = None) -> Tensor:
     """``np.compress``: the slices along ``axis`` where ``condition`` is true."""
     x = as_tensor(a)
@@ -208,6 +208,24 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: int,
     mask = mask.reshape(x.shape)
     coords = tuple(c[keep] for c in coords)
     return x * ~mask + scatter_add(reshape(v, (-1,))[keep], x.shape, coords)
+
+
+@export(method=True)
+def gather(x: Any, dim: int, index: Any) -> Tensor:
+    """PyTorch's ``gather``: ``out[i][j] = x[i][index[i][j]]`` along ``dim`` (``index``
+    has as many axes as ``x`` and no larger extent elsewhere); the gradient is
+    scattered back, adding where an index repeats."""
+    t = as_tensor(x)
+    idx = np.asarray(plain(index))
+    if idx.ndim != t.ndim:
+        raise ShapeError(f"gather: index of shape {idx.shape} needs as many axes as the "
+                         f"input of shape {t.shape}")
+    ax = _axis(dim, t.ndim, "gather")
+    if any(i > n for k, (i, n) in enumerate(zip(idx.shape, t.shape)) if k != ax):
+        raise ShapeError(f"gather: index of shape {idx.shape} is larger than the input of "
+                         f"shape {t.shape} outside dim {dim}")
+    lead = tuple(slice(0, n) if k != ax else slice(None) for k, n in enumerate(idx.shape))
+    return take_along_axis(getitem(t, lead), idx, ax)
 
 
 @export
