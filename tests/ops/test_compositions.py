@@ -95,6 +95,21 @@ CASES: list[tuple[str, Callable[[Any, list], Any], list]] = [
     ("tensordot", lambda m, a: m.tensordot(a[0], a[1], 1), [_n(2, 3), _n(3, 2)]),
     ("kron", lambda m, a: m.kron(a[0], a[1]), [_n(2, 2), _n(3)]),
     ("nan_to_num of finite", lambda m, a: m.nan_to_num(a[0]), [_n(3)]),
+    ("average weighted", lambda m, a: m.average(a[0], axis=1, weights=[1, 2, 3, 4]),
+     [_n(3, 4)]),
+    ("median", lambda m, a: m.median(a[0]), [_distinct(3, 4)]),
+    ("median even count, keepdims", lambda m, a: m.median(a[0], axis=1, keepdims=True),
+     [_distinct(3, 4)]),
+    ("quantile", lambda m, a: m.quantile(a[0], [0.1, 0.7], axis=1), [_distinct(3, 4)]),
+    ("ptp", lambda m, a: m.ptp(a[0], axis=0), [_distinct(3, 4)]),
+    ("nanmean of finite", lambda m, a: m.nanmean(a[0], axis=1), [_n(3, 4)]),
+    ("fmax", lambda m, a: m.fmax(a[0], a[1] + 0.1), [_distinct(3, 1), _distinct(4)]),
+    ("sinc", lambda m, a: m.sinc(a[0]), [_n(5)]),
+    ("deg2rad", lambda m, a: m.deg2rad(a[0]), [_n(3)]),
+    ("column_stack", lambda m, a: m.column_stack([a[0], a[1]]), [_n(3), _n(3, 2)]),
+    ("rollaxis", lambda m, a: m.rollaxis(a[0], 2), [_n(2, 3, 4)]),
+    ("append", lambda m, a: m.append(a[0], a[1]), [_n(2, 2), _n(3)]),
+    ("cross", lambda m, a: m.cross(a[0], a[1]), [_n(4, 3), _n(3)]),
 ]
 
 
@@ -202,3 +217,14 @@ def test_cross_and_gather() -> None:
     g = cr.gather(x, 1, idx)
     np.testing.assert_array_equal(g.numpy(), np.take_along_axis(a[:2], idx, 1))
     assert cr.gradcheck(lambda t: cr.gather(t, 1, idx), [x])
+
+
+def test_nan_aware_reductions_skip_nans() -> None:
+    x = cr.tensor([1.0, np.nan, 3.0], requires_grad=True)
+    np.testing.assert_equal(cr.nansum(x).item(), 4.0)
+    y = cr.nanmean(x)
+    assert y.item() == 2.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.5, 0.0, 0.5])
+    z = cr.fmax(cr.tensor([np.nan, 1.0]), cr.tensor([2.0, np.nan]))
+    np.testing.assert_array_equal(z.numpy(), [2.0, 1.0])

@@ -36,6 +36,7 @@ from . import (
     scan,
     select,
     shape,
+    statistics,
 )
 from ._bind import bind_all
 from ._registry import Export, export, exports, on_export
@@ -43,7 +44,7 @@ from ._registry import Export, export, exports, on_export
 bind_all()
 
 _MODULES = (arithmetic, contract, elementary, elementwise, layout, linalg, losses, reduction,
-            scan, select, shape)
+            scan, select, shape, statistics)
 _GATES = {name: cls for name, cls in gate_classes().items()
           if any(cls.__module__ == m.__name__ for m in _MODULES)}
 _FUNCTIONS = {e.name: e.fn for e in exports() if e.public}
