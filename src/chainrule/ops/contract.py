@@ -148,7 +148,9 @@ class Einsum(Gate):
                 terms.append(c)
                 operands.append(np.ones(size[c], dtype=dtype))
         expr = ",".join(terms) + "->" + "".join(target)
-        return np.einsum(expr, *operands, optimize=len(operands) > 2 or self.optimize)
+        # optimize=True lets NumPy contract pairs with BLAS (tensordot): the gradient of a
+        # matmul-like sum costs a matmul, whatever the forward was asked to do.
+        return np.einsum(expr, *operands, optimize=True)
 
 
 @export(numpy=(np.einsum,))
@@ -199,7 +201,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
         lb[j] = la[i]
     out = [c for i, c in enumerate(la) if i not in ax_a] + \
           [c for j, c in enumerate(lb) if j not in ax_b]
-    return einsum(f"{''.join(la)},{''.join(lb)}->{''.join(out)}", a, b)
+    return einsum(f"{''.join(la)},{''.join(lb)}->{''.join(out)}", a, b, optimize=True)
 
 
 @export(method=True, numpy=(np.dot,))
