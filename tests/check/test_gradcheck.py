@@ -246,3 +246,40 @@ def test_gradgradcheck_checks_the_upstream_gradient_path_too() -> None:
 
 def test_gradcheck_error_is_a_chainrule_error() -> None:
     assert issubclass(cr.GradcheckError, cr.ChainruleError)
+
+
+def test_numerical_grad_supports_the_in_place_idiom_of_dlfs() -> None:
+    """DLFS: f ignores its argument and reads the parameter, which is nudged in place."""
+    params = {"W": np.array([1.0, 2.0])}
+
+    def loss(_w: object) -> float:
+        return float(np.sum(params["W"] ** 2))
+
+    (g,) = cr.numerical_grad(loss, params["W"])
+    np.testing.assert_allclose(g, [2.0, 4.0], rtol=1e-8)
+    np.testing.assert_array_equal(params["W"], [1.0, 2.0])      # restored exactly
+    w = cr.tensor([1.0, 3.0])
+    (g,) = cr.numerical_grad(lambda _t: float((w * w).sum()), w)
+    np.testing.assert_allclose(g, [2.0, 6.0], rtol=1e-8)
+
+
+def test_numerical_grad_restores_the_array_when_f_raises() -> None:
+    w = np.array([1.0, 2.0])
+    calls = []
+
+    def f(a: np.ndarray) -> float:
+        calls.append(a.copy())
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return float(a.sum())
+
+    with pytest.raises(RuntimeError, match="boom"):
+        cr.numerical_grad(f, w)
+    np.testing.assert_array_equal(w, [1.0, 2.0])
+
+
+def test_numerical_grad_of_float32_warns_and_uses_a_float64_copy() -> None:
+    x = np.array([0.5, 1.0], dtype=np.float32)
+    with pytest.warns(UserWarning, match="float64 copy"):
+        (g,) = cr.numerical_grad(lambda a: float(np.sum(a * a)), x)
+    np.testing.assert_allclose(g, [1.0, 2.0], rtol=1e-6)

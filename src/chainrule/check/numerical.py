@@ -30,42 +30,75 @@ def _to_float(v: Any, where: str) -> float:
     return float(arr.reshape(()))
 
 
+#: Float dtypes nudged in place (the others are differenced on float64 copies).
+_IN_PLACE = (np.dtype(np.float64), np.dtype(np.longdouble))
+
+
 def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6,
                    record: bool = False) -> tuple[np.ndarray, ...]:
     """Central-difference gradient of a scalar-valued ``f`` with respect to each input.
 
-    ``f`` is called with arguments of the same kind as ``inputs`` (ndarrays, numbers or
-    Tensors). Each element is perturbed by ``+eps`` and ``-eps`` in turn, so this costs
-    two calls of ``f`` per element: fine for checking, far too slow for training.
-    Returns one float64 ndarray per input, in its shape. ``f`` runs under ``no_grad``
-    unless ``record=True`` (then tensor inputs keep ``requires_grad``, for checking
-    functions that differentiate inside, as :func:`gradgradcheck` does).
+    **The caller's arrays are nudged in place**, one element at a time, exactly as
+    *Deep Learning from Scratch*'s ``numerical_gradient`` does, and restored afterwards
+    (also when ``f`` raises). So both idioms work: ``f`` may use the argument it is given
+    (``numerical_grad(lambda W: loss(W), W)``), or ignore it and read the array from
+    elsewhere (``numerical_grad(lambda W: net.loss(x, t), net.params["W1"])``, where the
+    nudged array *is* the parameter). This holds for float64 ndarrays and Tensors (whose
+    ``.data`` is nudged; ``f`` receives the tensor itself). Python numbers, integer
+    arrays and lower-precision floats (float32, whose difference quotient keeps few
+    digits; a warning says so) are differenced on float64 copies instead, which ``f``
+    must then use.
+
+    Each element is perturbed by ``+eps`` and ``-eps`` in turn, so this costs two calls
+    of ``f`` per element: fine for checking, far too slow for training. Returns one float64
+    ndarray per input, in its shape. ``f`` runs under ``no_grad`` unless ``record=True``
+    (for checking functions that differentiate inside, as :func:`gradgradcheck` does).
     """
-    kinds = [isinstance(x, Tensor) for x in inputs]
-    req = [isinstance(x, Tensor) and x.requires_grad and record for x in inputs]
-    work = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
+    slots: list[Any] = []      # what f receives for each input
+    arrays: list[np.ndarray] = []
+    for x in inputs:
+        data = x.data if isinstance(x, Tensor) else x
+        if isinstance(data, np.ndarray) and data.dtype in _IN_PLACE and data.flags.writeable:
+            arrays.append(data)
+            slots.append(x)
+        else:
+            if isinstance(data, np.ndarray) and data.dtype.kind == "f":
+                warnings.warn(
+                    f"numerical_grad: a {data.dtype} input is differenced on a float64 "
+                    f"copy (a {data.dtype} difference quotient keeps few digits), so f "
+                    f"must use the argument it is given; for the in-place idiom (f reads "
+                    f"the array from elsewhere), use float64 arrays", stacklevel=2)
+            w = np.array(data, dtype=np.float64)
+            arrays.append(w)
+            slots.append(wrap(w) if isinstance(x, Tensor) else w)
 
     def call() -> float:
-        args = [(Tensor(w, requires_grad=r) if r else wrap(w)) if k
-                else (w if w.ndim else float(w)) for w, k, r in zip(work, kinds, req)]
+        args = [s if isinstance(s, Tensor) or s.ndim else float(s) for s in slots]
         if record:
             return _to_float(f(*args), "numerical_grad")
         with no_grad():
             return _to_float(f(*args), "numerical_grad")
 
     grads = []
-    for w in work:
-        g = np.zeros_like(w)
-        flat = w.reshape(-1)
+    for w in arrays:
+        g = np.zeros(w.shape, dtype=np.float64)
+        flat = w.reshape(-1)       # a view: writes reach the caller's array
+        if w.size and not np.shares_memory(flat, w):  # pragma: no cover - non-contiguous
+            raise ValueError("numerical_grad: the input array is not contiguous, so it "
+                             "cannot be nudged in place; pass np.ascontiguousarray(x)")
         gflat = g.reshape(-1)
         for i in range(flat.size):
             old = flat[i]
-            flat[i] = old + eps
-            fp = call()
-            flat[i] = old - eps
-            fm = call()
-            flat[i] = old
-            gflat[i] = (fp - fm) / (2 * eps)
+            try:
+                flat[i] = old + eps
+                up = flat[i]
+                fp = call()
+                flat[i] = old - eps
+                down = flat[i]
+                fm = call()
+            finally:
+                flat[i] = old
+            gflat[i] = (fp - fm) / (float(up) - float(down))
         grads.append(g)
     return tuple(grads)
 
@@ -132,7 +165,9 @@ def _gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float
             args = list(ins)
             args[i] = xi
             return scalar_f(*args)
-        (num,) = numerical_grad(fi, ins[i], eps=eps, record=record)
+        with warnings.catch_warnings():   # gradcheck has warned about float32 already
+            warnings.filterwarnings("ignore", message="numerical_grad: a ")
+            (num,) = numerical_grad(fi, ins[i], eps=eps, record=record)
         a = analytic[k]
         ana = np.zeros_like(num) if a is None else np.asarray(a.data, dtype=np.float64)
         if ana.shape != num.shape:
