@@ -18,7 +18,7 @@ op appears here without an edit to this file.
 
 from __future__ import annotations
 
-from . import data, linalg, nn, ops, optim, viz
+from . import data, func, linalg, nn, ops, optim, viz
 from ._tensor import (
     Tensor,
     arange,
@@ -54,6 +54,7 @@ from .errors import (
     InplaceModificationError,
     ShapeError,
 )
+from .func import hessian, hvp, jacobian, jvp, vhp, vjp, vmap
 from .random import manual_seed
 from .serialization import load, save
 from .viz import explain
@@ -65,6 +66,7 @@ __all__ = sorted([
     "BackwardError", "ChainruleError", "CheckpointError", "DtypeError", "Gate",
     "GradcheckError", "GraphFreedError", "InplaceModificationError", "ShapeError", "Tensor",
     "apply", "arange", "backward", "data", "enable_grad", "explain", "from_numpy", "full",
+    "func", "hessian", "hvp", "jacobian", "jvp", "vhp", "vjp", "vmap",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "linalg", "load", "manual_seed",
     "nn",
     "no_grad", "numerical_grad", "ones", "ones_like", "ops", "optim", "rand", "randn",

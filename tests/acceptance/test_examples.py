@@ -15,7 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+import chainrule as cr
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -86,6 +89,21 @@ def test_chain_rule_st() -> None:
     assert "(2, 3) . dg/dh (3, 4) . dh/di (4, 5) = (2, 5); df/di from backprop: (2, 5)" in out
 
 
+def test_vector_chain_rule() -> None:
+    out = run("vector_chain_rule.py")
+    assert "dx/ds = diag(t): shape (3, 3)" in out and "dz/dx = 1/n: shape (1, 3)" in out
+    assert "dz/ds: shape (1, 3)  [1.6667, 2.    , 2.3333]" in out
+    assert "dz/dt: shape (1, 3)  [0.    , 0.3333, 0.6667]" in out
+    assert out.count("agree") == 6
+    # The same composition in process, exactly: (t + 1)/n and (s - 1)/n.
+    s, t = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
+    (dx_ds, _), (dy_ds, _) = cr.jacobian(lambda a, b: (a * b, a - b), s, t)
+    dz_dx, dz_dy = cr.jacobian(lambda x, y: cr.sum(x + y) / 3, s * t, s - t)
+    dz_ds = dz_dx.numpy()[None] @ dx_ds.numpy() + dz_dy.numpy()[None] @ dy_ds.numpy()
+    assert dz_ds.shape == (1, 3)
+    np.testing.assert_allclose(dz_ds[0], [5 / 3, 2.0, 7 / 3], rtol=1e-15)
+
+
 def test_sigmoid_gates() -> None:
     out = run("sigmoid_gates.py")
     assert row(out, "y = 1/c")[1:] == ["0.731059", "1"]
@@ -118,7 +136,7 @@ def test_affine_shapes() -> None:
 
 
 SEED_SCRIPTS = ["shopping.py", "chain_rule_abc.py", "chain_rule_st.py", "sigmoid_gates.py",
-                "affine_shapes.py"]
+                "affine_shapes.py", "vector_chain_rule.py"]
 
 
 @pytest.mark.parametrize("script", SEED_SCRIPTS)

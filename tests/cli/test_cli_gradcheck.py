@@ -152,7 +152,7 @@ def test_cli_gradcheck_one_gate_verbose_first_order_only(
     assert len(rows) == len(GATE_SPECS["MatMul"].cases)
     assert "(2,1,2,3)@(4,3,2) batch broadcast" in rows[4]
     assert "(2,1,2,3)&(4,3,2)" in rows[4]
-    assert all(r.split()[-2:] == ["ok", "-"] for r in rows)
+    assert all(r.split()[-3:] == ["ok", "-", "-"] for r in rows)
     assert "second order not checked" in out
 
 
@@ -164,9 +164,11 @@ def test_cli_gradcheck_fails_on_a_wrong_gate(monkeypatch: pytest.MonkeyPatch,
                  "--gate", "SquareConstantBackward"])
     out = capsys.readouterr().out
     assert code == 1
-    # The wrong first derivative is consistently wrong: its own derivative checks out.
-    assert _row(out, "SquareWrongGradient")[-2:] == ["FAIL", "ok"]
-    assert _row(out, "SquareConstantBackward")[-2:] == ["ok", "FAIL"]
+    # The wrong first derivative is consistently wrong: its own derivative checks out,
+    # and forward mode, built on it, is as wrong. A backward that is right but not
+    # differentiable fails second order, yet its forward-mode products are right.
+    assert _row(out, "SquareWrongGradient")[-3:] == ["FAIL", "ok", "FAIL"]
+    assert _row(out, "SquareConstantBackward")[-3:] == ["ok", "FAIL", "ok"]
     assert "2 gates, 4 cases: 2/4 first order ok, 2/4 second order ok" in out
     assert "FAILED (" in out
     assert "SquareWrongGradient [(2,3)]: first order: gradcheck failed for input 0" in out

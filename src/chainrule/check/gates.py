@@ -136,12 +136,15 @@ class CaseResult:
     max_rel_error: float | None = None
     first_order_ok: bool = False
     second_order_ok: bool | None = None
+    #: Forward mode (``cr.jvp``) against a directional difference; None when not checked.
+    forward_mode_ok: bool | None = None
     messages: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """Every check that ran passed."""
-        return self.first_order_ok and self.second_order_ok is not False
+        return (self.first_order_ok and self.second_order_ok is not False
+                and self.forward_mode_ok is not False)
 
 
 def _gates_in_graph(out: Tensor) -> set[type]:
@@ -171,7 +174,8 @@ def check_case(gate: type[Gate], label: str, fn: Callable[..., Tensor], arrays: 
     Checks, in order: that ``fn`` records ``gate`` (as its last gate when ``direct``,
     anywhere in the graph otherwise), that its output is finite, first derivatives
     against central differences (``cr.gradcheck``) and, when ``second_order``, second
-    derivatives (``cr.gradgradcheck``). Errors raised by the gate are reported in the
+    derivatives (``cr.gradgradcheck``) and forward mode (``cr.jvp``, which is built on
+    second order, against a directional difference). Errors raised by the gate are reported in the
     result, not raised.
     """
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
@@ -238,6 +242,16 @@ def check_case(gate: type[Gate], label: str, fn: Callable[..., Tensor], arrays: 
         except Exception as e:
             res.second_order_ok = False
             res.messages.append(f"second order: {_error(e)}")
+        # Forward mode is the double-vjp trick, so it exists wherever second order does.
+        try:
+            res.forward_mode_ok = gradcheck(fn, xs, eps=eps, atol=atol, rtol=rtol,
+                                            modes=("fwd",))
+        except GradcheckError as e:
+            res.forward_mode_ok = False
+            res.messages.append(f"forward mode: {e}")
+        except Exception as e:
+            res.forward_mode_ok = False
+            res.messages.append(f"forward mode: {_error(e)}")
     return res
 
 

@@ -116,7 +116,7 @@ def _projection(out: Tensor, seed: int) -> np.ndarray | None:
 
 def gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float = 1e-6,
               atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True,
-              seed: int = 0) -> bool:
+              seed: int = 0, modes: Sequence[str] = ("rev",)) -> bool:
     """Compare backprop with central differences for every input that requires grad.
 
     ``f(*inputs)`` may return any shape: a non-scalar output is checked through a fixed
@@ -124,10 +124,68 @@ def gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float 
     what backward computes). An element fails when
     ``|backprop - numerical| > atol + rtol * |numerical|``.
 
+    ``modes`` (as HIPS autograd's ``check_grads``): ``"rev"`` checks reverse mode as
+    above; ``"fwd"`` checks forward mode, ``cr.jvp`` along a fixed random tangent,
+    against the directional difference ``(f(x + eps v) - f(x - eps v)) / (2 eps)``.
+
     Returns True, or raises :class:`GradcheckError` naming the input, the worst element,
     both values and the tolerance (returns False instead if ``raise_exception=False``).
     """
-    return _gradcheck(f, inputs, eps, atol, rtol, raise_exception, seed, record=False)
+    bad = [m for m in modes if m not in ("rev", "fwd")]
+    if bad or not modes:
+        raise ValueError(f"gradcheck: modes must name 'rev' and/or 'fwd', got {modes!r}")
+    ok = True
+    if "rev" in modes:
+        ok = _gradcheck(f, inputs, eps, atol, rtol, raise_exception, seed, record=False)
+    if ok and "fwd" in modes:
+        ok = _fwdcheck(f, inputs, eps, atol, rtol, raise_exception, seed)
+    return ok
+
+
+def _fwdcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float,
+              atol: float, rtol: float, raise_exception: bool, seed: int) -> bool:
+    """Forward mode (``cr.jvp``) against a central directional difference."""
+    from ..func import jvp
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    checked = [i for i, t in enumerate(ins) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad; create them with "
+                         "requires_grad=True")
+    rng = np.random.default_rng(seed + 7)
+    tangents = [rng.standard_normal(t.shape) if i in checked else
+                np.zeros(np.shape(t.data if isinstance(t, Tensor) else t))
+                for i, t in enumerate(ins)]
+    positions = [i for i, t in enumerate(ins) if isinstance(t, Tensor)]
+
+    def g(*ts: Tensor) -> Any:
+        args = list(ins)
+        for i, t in zip(positions, ts):
+            args[i] = t
+        return f(*args)
+
+    _, jv = jvp(g, tuple(ins[i] for i in positions), tuple(tangents[i] for i in positions))
+    analytic = np.asarray(jv.data, dtype=np.float64)
+
+    def shifted(sign: float) -> np.ndarray:
+        args = [Tensor(np.asarray(ins[i].data, dtype=np.float64) + sign * eps * tangents[i])
+                for i in positions]
+        with no_grad():
+            y = g(*args)
+        return np.asarray(y.data if isinstance(y, Tensor) else y, dtype=np.float64)
+
+    num = (shifted(1.0) - shifted(-1.0)) / (2 * eps)
+    err = np.abs(analytic - num)
+    bound = atol + rtol * np.abs(num)
+    if analytic.shape != num.shape or not np.all(err <= bound):
+        where = "" if analytic.shape != num.shape else \
+            f" (worst |difference| {float(np.nanmax(err)):.3g})"
+        msg = (f"gradcheck (forward mode) failed: cr.jvp along a random tangent gives "
+               f"{analytic.ravel()[:4]!r}... but the directional difference gives "
+               f"{num.ravel()[:4]!r}...{where}; atol={atol}, rtol={rtol}")
+        if raise_exception:
+            raise GradcheckError(msg)
+        return False
+    return True
 
 
 def _gradcheck(f: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float,

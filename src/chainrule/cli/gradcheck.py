@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     failures: list[str] = []
     rows: list[tuple[str, ...]] = []
-    n_cases = n_fail_1 = n_fail_2 = n_second = 0
+    n_cases = n_fail_1 = n_fail_2 = n_second = n_fwd = n_fail_f = 0
     for spec in specs:
         results = check_gate(spec, seed=args.seed, eps=args.eps, atol=args.atol,
                              rtol=args.rtol, second_order=args.second_order)
@@ -233,25 +233,29 @@ def run(args: argparse.Namespace) -> int:
             n_fail_1 += not r.first_order_ok
             n_second += r.second_order_ok is not None
             n_fail_2 += r.second_order_ok is False
+            n_fwd += r.forward_mode_ok is not None
+            n_fail_f += r.forward_mode_ok is False
             failures += [f"{spec.name} [{r.label}]: {m}" for m in r.messages]
         if args.verbose:
             rows += [(spec.name, r.label, _shapes(r.shapes), _num(r.max_abs_error),
                       _num(r.max_rel_error), _verdict(r.first_order_ok),
-                      _verdict(r.second_order_ok)) for r in results]
+                      _verdict(r.second_order_ok), _verdict(r.forward_mode_ok))
+                     for r in results]
         else:
             shapes = ", ".join(_shapes(r.shapes) for r in results)
             rows.append((spec.name, str(len(results)), _clip(shapes, 34),
                          _num(_agg_max([r.max_abs_error for r in results])),
                          _num(_agg_max([r.max_rel_error for r in results])),
                          _verdict(all(r.first_order_ok for r in results)),
-                         _verdict(_all([r.second_order_ok for r in results]))))
+                         _verdict(_all([r.second_order_ok for r in results])),
+                         _verdict(_all([r.forward_mode_ok for r in results]))))
     if args.verbose:
         header = ("gate", "case", "input shapes", "max |bp-num|", "max rel err", "1st order",
-                  "2nd order")
+                  "2nd order", "fwd mode")
         print(_table(header, rows, right={3, 4}))
     else:
         header = ("gate", "cases", "input shapes checked", "max |bp-num|", "max rel err",
-                  "1st order", "2nd order")
+                  "1st order", "2nd order", "fwd mode")
         print(_table(header, rows, right={1, 3, 4}))
     elapsed = time.perf_counter() - t0
     print()
@@ -266,8 +270,9 @@ def run(args: argparse.Namespace) -> int:
                         f"was not checked; add one")
     second = (f"{n_second - n_fail_2}/{n_second} second order ok" if n_second
               else "second order not checked")
+    fwd = (f", {n_fwd - n_fail_f}/{n_fwd} forward mode ok" if n_fwd else "")
     print(f"{len(specs)} gates, {n_cases} cases: {n_cases - n_fail_1}/{n_cases} first order "
-          f"ok, {second} ({elapsed:.1f} s)")
+          f"ok, {second}{fwd} ({elapsed:.1f} s)")
 
     if args.model:
         sizes = tuple(args.model_sizes)

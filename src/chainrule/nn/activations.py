@@ -34,7 +34,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _t(x: Any) -> Tensor:
-    return ops._util.as_tensor(x)
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
 
 
 def _negative_part(x: Tensor) -> Tensor:

@@ -30,7 +30,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def _t(x: Any) -> Tensor:
-    return ops._util.as_tensor(x)
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
 
 
 def _reduction(where: str, reduction: Any, allowed: tuple[str, ...] = _REDUCTIONS) -> str:
