@@ -13,7 +13,7 @@ import chainrule.viz
 VIZ = Path(chainrule.viz.__file__).parent
 #: what viz may import from chainrule (besides itself)
 ALLOWED = {"_config", "errors", "_text", "_io", "random", "_tensor", "autograd", "scopes",
-           "ops"}
+           "ops", "func"}   # func: the local Jacobians of explain(jacobians=True)
 
 
 def imports(path: Path):

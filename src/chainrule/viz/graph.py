@@ -32,6 +32,7 @@ from .._tensor import Tensor
 from ..autograd import collect_gates, root_gradient, traced_gradients
 from ..errors import BackwardError, GraphFreedError
 from ..scopes import scope_resolver
+from .jacobian import local_jacobians
 
 __all__ = ["MAX_LABEL", "SMALL_ARRAY", "GateInfo", "Graph", "Value", "d_of", "expression",
            "format_value", "freed_message", "graph_of", "local_label", "snap", "snapshot"]
@@ -165,8 +166,8 @@ class GateInfo:
     """A gate of the graph, with what it received and sent during backward."""
 
     __slots__ = ("cls", "doc", "downstream", "expr", "fn", "index", "infix", "inputs",
-                 "local", "local_notation", "needs", "output", "scope", "step", "symbol",
-                 "upstream")
+                 "jacobians", "local", "local_notation", "needs", "output", "scope", "step",
+                 "symbol", "upstream")
 
     def __init__(self, index: int, gate: Any, scope: str | None) -> None:
         cls = type(gate)
@@ -187,6 +188,8 @@ class GateInfo:
         self.upstream: Any = None
         self.local: tuple[Any, ...] | None = None
         self.downstream: tuple[Any, ...] = ()
+        #: per input, its local Jacobian (``viz/jacobian.py``), when asked for
+        self.jacobians: tuple[Any, ...] | None = None
 
 
 class Graph:
@@ -331,11 +334,13 @@ def local_gradients(gate: Any, gy: Any) -> tuple[Any, ...] | None:
     return tuple(out)
 
 
-def snapshot(y: Any, where: str, grads: bool | None, grad: Any = None) -> Graph:
+def snapshot(y: Any, where: str, grads: bool | None, grad: Any = None,
+             jacobians: bool = False) -> Graph:
     """Walk the graph of ``y`` (no recursion) and, if ``grads``, run a traced backward.
 
     ``grads=None`` runs it only if a backward pass has already been run on this graph
-    (some input that requires grad has a ``.grad``).
+    (some input that requires grad has a ``.grad``). ``jacobians`` also computes each
+    gate's local Jacobians (:func:`~chainrule.viz.jacobian.local_jacobians`).
     """
     if not isinstance(y, Tensor):
         raise TypeError(f"{where}: expected a chainrule Tensor (the output of a computation), "
@@ -378,6 +383,8 @@ def snapshot(y: Any, where: str, grads: bool | None, grad: Any = None) -> Graph:
     scope_of = scope_resolver()
     for i, gate in enumerate(gates):
         gi = GateInfo(i, gate, scope_of(gate))
+        if jacobians:
+            gi.jacobians = local_jacobians(gate)
         g.gates.append(gi)
         out = new_value("gate")
         out.gate = i

@@ -42,6 +42,22 @@ _TEXT: dict[str, tuple[str, str]] = {
                "분기: {name}은(는) {n}곳에 쓰여 기울기를 더함: {sum}"),
     "gradients": ("Gradients (what backward computes):", "기울기 (역전파가 계산한 값):"),
     "no_gradient": ("no gradient reached it", "기울기가 도달하지 않음"),
+    "jac.title": ("Local Jacobians (the vector chain rule: upstream (1, m) · local (m, n) = "
+                  "downstream (1, n)):",
+                  "국소 야코비 행렬 (벡터의 연쇄법칙: 상류 (1, m) · 국소 (m, n) = 하류 (1, n)):"),
+    "jac.line": ("step {step} {gate}: d{out}/d{inp} has shape {shape}, {structure}; "
+                 "upstream {up} · {shape} = downstream {down} {check}",
+                 "{step}단계 {gate}: d{out}/d{inp}의 모양은 {shape}, {structure}; "
+                 "상류 {up} · {shape} = 하류 {down} {check}"),
+    "jac.diagonal": ("diagonal (elementwise)", "대각 행렬 (원소별 연산)"),
+    "jac.selection": ("a selection (each output copies one input)",
+                      "선택 (출력마다 입력 하나를 복사)"),
+    "jac.sum": ("all entries equal (a sum or mean)", "모든 원소가 같음 (합 또는 평균)"),
+    "jac.row": ("one row (a reduction to one number)", "한 행 (하나의 수로 줄임)"),
+    "jac.dense": ("dense", "밀집 행렬"),
+    "jac.not computed": ("too large to compute here", "너무 커서 계산하지 않음"),
+    "jac.agrees": ("(agrees with backward)", "(역전파와 일치)"),
+    "jac.differs": ("(DIFFERS from backward)", "(역전파와 다름)"),
     # ---- the command line
     "cli.values": ("at {values}", "값: {values}"),
     "cli.unused": ("note: {name} is not used by the expression, so its gradient is 0",

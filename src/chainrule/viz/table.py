@@ -46,6 +46,7 @@ from .._text import display_width
 from . import i18n
 from .dot import draw, to_dot
 from .graph import Graph, d_of, format_value, local_label, snapshot
+from .jacobian import jacobian_lines
 from .page import to_html
 
 __all__ = ["Explanation", "FanOut", "Row", "explain"]
@@ -87,6 +88,8 @@ class Row:
     fanout: tuple[FanOut, ...]
     rule: str
     scope: str | None = None
+    #: per input, its local Jacobian (``cr.explain(y, jacobians=True)``), else ()
+    jacobians: tuple[Any, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The row as a plain dict (fan-outs as dicts too)."""
@@ -133,7 +136,8 @@ class Explanation:
                 inputs=tuple(v.value for v in ins), upstream=gi.upstream,
                 local=tuple(local), downstream=gi.downstream,
                 fanout=tuple(fan.get(gi.step or 0, ())),
-                rule=i18n.rule(gi.cls, self.lang, gi.doc), scope=gi.scope))
+                rule=i18n.rule(gi.cls, self.lang, gi.doc), scope=gi.scope,
+                jacobians=tuple(gi.jacobians or ())))
         return rows
 
     # ------------------------------------------------------------------ text
@@ -188,6 +192,9 @@ class Explanation:
             lines = val.split("\n")
             out.append(lead + lines[0])
             out.extend(" " * len(lead) + ln for ln in lines[1:])
+        if any(r.jacobians for r in self.rows):
+            out.append("")
+            out.extend(jacobian_lines(self.rows, lang, full))
         return "\n".join(out)
 
     def _has_arrays(self) -> bool:
@@ -347,7 +354,8 @@ def _render_grid(header: list[str], grid: list[list[str] | str], right: set[int]
     return out
 
 
-def explain(y: Tensor, lang: str = "en", full: bool = False, grad: Any = None) -> Explanation:
+def explain(y: Tensor, lang: str = "en", full: bool = False, grad: Any = None,
+            jacobians: bool = False) -> Explanation:
     """Explain the backward pass from ``y``, one row per gate, as the seed notes do.
 
     Parameters
@@ -363,6 +371,12 @@ def explain(y: Tensor, lang: str = "en", full: bool = False, grad: Any = None) -
     grad:
         The upstream gradient of ``y``; needed only when ``y`` has more than one element
         (as for ``backward``).
+    jacobians:
+        Also compute every gate's local Jacobian (``Row.jacobians``) and add to the table,
+        per gate and input, its shape (m, n), its structure (diagonal, selection, sum,
+        dense...), the matrix itself when small, and the check that upstream (1, m) times
+        local (m, n) is the downstream gradient (1, n): seed note 003's shape
+        calculation. Costs one reverse pass per output element of each gate.
 
     Returns
     -------
@@ -376,5 +390,5 @@ def explain(y: Tensor, lang: str = "en", full: bool = False, grad: Any = None) -
     The walk is iterative, so graphs of any depth work.
     """
     i18n.check_lang(lang)
-    graph = snapshot(y, "cr.explain", grads=True, grad=grad)
+    graph = snapshot(y, "cr.explain", grads=True, grad=grad, jacobians=jacobians)
     return Explanation(graph, lang=lang, full=full)
