@@ -18,7 +18,7 @@ op appears here without an edit to this file.
 
 from __future__ import annotations
 
-from . import data, func, linalg, nn, ops, optim, viz
+from . import data, func, linalg, nn, ops, optim, scratch, viz
 from ._tensor import (
     Tensor,
     arange,
@@ -70,7 +70,7 @@ __all__ = sorted([
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "linalg", "load", "manual_seed",
     "nn",
     "no_grad", "numerical_grad", "ones", "ones_like", "ops", "optim", "rand", "randn",
-    "save", "set_grad_enabled", "tensor", "viz", "zeros", "zeros_like", *_OPS,
+    "save", "scratch", "set_grad_enabled", "tensor", "viz", "zeros", "zeros_like", *_OPS,
 ])
 
 

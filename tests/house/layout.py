@@ -21,7 +21,7 @@ FLOORS: dict[str, int] = {
     "autograd": 3, "scopes": 3,
     "ops": 4,
     "serialization": 5, "linalg": 5, "func": 5,
-    "check": 6, "viz": 6, "nn": 6, "optim": 6, "data": 6,
+    "check": 6, "viz": 6, "nn": 6, "optim": 6, "data": 6, "scratch": 6,
     "train": 7,
     "distributed": 8,
     "cli": 9,

@@ -60,7 +60,10 @@ def sum_to_array(g: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _scalar_out(v: Any, like: Any) -> Any:
-    """For by-hand use: give Python numbers back when Python numbers came in."""
+    """For by-hand use: give Python numbers back when Python numbers came in (a Python
+    number computed by Python arithmetic is returned as it is, int or float)."""
+    if type(v) is int or type(v) is float:
+        return v
     if isinstance(like, (int, float)) and not isinstance(like, bool) and np.ndim(v) == 0 \
             and not isinstance(v, Tensor):
         return float(v) if isinstance(v, (float, np.floating)) or isinstance(like, float) \
@@ -83,7 +86,9 @@ def _by_hand_forward(raw: Callable[..., Any]) -> Callable[..., Any]:
         self._hand_args = args
         y = raw(self, *args)
         if args and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
-            return _scalar_out(y, 1.0)
+            # Python numbers in, Python numbers out: ints stay ints (2 * 100 is 200, as
+            # the books print it), anything with a float gives a float.
+            return _scalar_out(y, 0 if all(isinstance(a, int) for a in args) else 1.0)
         return y
     return forward
 
