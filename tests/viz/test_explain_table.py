@@ -52,8 +52,11 @@ def test_shopping_rows_are_the_seed_notes(shopping):
     assert all(r.fanout == () for r in ex.rows)
 
 
-def test_shopping_table_text_prints_scalars_exactly(shopping):
+def test_shopping_table_text_prints_values_short_and_exactly_with_full(shopping):
     price, _ = shopping
+    exact = explain(price).table(full=True).splitlines()
+    assert "  df/dcount = 110.00000000000001" in exact
+    assert any(ln.split()[:5] == ["1", "Mul", "f", "=", "220.00000000000003"] for ln in exact)
     text = str(explain(price))
     lines = text.splitlines()
     assert lines[0].startswith("Backward pass of f: 2 gate(s)")
@@ -61,15 +64,15 @@ def test_shopping_table_text_prints_scalars_exactly(shopping):
     for col in ("gate", "output", "input", "value", "upstream", "local", "downstream"):
         assert col in header
     row1 = next(ln for ln in lines if ln.strip().startswith("1  Mul"))
-    assert row1.split() == ["1", "Mul", "f", "apple", "*", "count", "200.0", "1.0", "×",
-                            "1.1", "=", "1.1"]
+    # the output's forward value shows (f = 220), 6 significant digits by default
+    assert row1.split() == ["1", "Mul", "f", "=", "220.0", "apple", "*", "count", "200.0",
+                            "1.0", "×", "1.1", "=", "1.1"]
     row2 = next(ln for ln in lines if ln.strip().startswith("2  Mul"))
     assert row2.split()[-5:] == ["1.1", "×", "2.0", "=", "2.2"]
     count_line = next(ln for ln in lines if ln.split()[:1] == ["count"])
-    assert count_line.split() == ["count", "2.0", "1.1", "×", "100.0", "=",
-                                  "110.00000000000001"]
+    assert count_line.split() == ["count", "2.0", "1.1", "×", "100.0", "=", "110.0"]
     assert "  df/dapple = 2.2" in lines
-    assert "  df/dcount = 110.00000000000001" in lines
+    assert "  df/dcount = 110.0" in lines
     assert "  df/dtax = 200.0" in lines
 
 
@@ -206,7 +209,8 @@ def test_leaf_output_and_repr():
     assert ex.rows == [] and ex.gradients == {"x": 1.0}
     assert "x is an input itself" in str(ex)
     ex2 = explain(x * 2)
-    assert repr(ex2).startswith("<Explanation of f: 1 gate(s); gradients x=2.0")
+    assert repr(ex2) == str(ex2)          # the REPL shows the table, not a one-liner
+    assert repr(ex2).startswith("Backward pass of f: 1 gate(s)")
 
 
 def test_arrays_summary_and_full():
@@ -234,7 +238,9 @@ def test_arrays_summary_and_full():
 
 
 def test_format_value():
-    assert format_value(0.1 + 0.2) == "0.30000000000000004"
+    assert format_value(0.1 + 0.2) == "0.3"                   # 6 significant digits
+    assert format_value(0.1 + 0.2, full=True) == "0.30000000000000004"
+    assert format_value(1 / 3) == "0.333333"
     assert format_value(np.float32(0.1)) == "0.1"
     assert format_value(np.array(2.5)) == "2.5"
     assert format_value(np.array([1.0, 2.5])) == "[1, 2.5]"

@@ -89,20 +89,20 @@ def _brief(x: Any) -> str:
 def format_value(v: Any, full: bool = False, short: bool = False) -> str:
     """How explain prints a value.
 
-    Scalars print exactly: Python's shortest repr of the float that was computed
-    (``2.2``, ``110.00000000000001``). Arrays print a summary: up to
+    Scalars print short: at most 6 significant digits (``2.2``, ``110.0`` for
+    110.00000000000001, ``0.333333``); ``full`` prints Python's shortest repr of the
+    float that was computed, exactly. Arrays print a summary: up to
     :data:`SMALL_ARRAY` elements their values to 4 significant digits
     (``[0.5, -1.25]``), larger ones their shape, mean, min and max
     (``(3, 4) mean=0.25 min=-1 max=2``). With ``full`` every value is printed exactly
-    (over several lines). ``short`` is the compact form used in drawings: scalars
-    whose repr is long are rounded to 6 significant digits, small arrays (up to 3
-    elements) show their values, larger ones only their shape.
+    (over several lines). ``short`` is the compact form used in drawings: small arrays
+    (up to 3 elements) show their values, larger ones only their shape.
     """
     if v is None:
         return "—"
     if not isinstance(v, np.ndarray) or v.ndim == 0:
         text = _fmt_scalar(_scalar(v))
-        if short and len(text) > 9:
+        if not full and len(text) > 9:
             x = _scalar(v)
             if isinstance(x, (float, np.floating)):
                 r = f"{x:.6g}"

@@ -20,6 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._io import atomic_write_bytes
 from ..errors import PageTooLargeError
 from . import i18n
@@ -34,6 +36,12 @@ __all__ = ["MAX_PAGE_GATES", "PageTooLargeError", "to_html"]
 MAX_PAGE_GATES = 2000
 #: Graphs wider than this (px) get the panel below the graph instead of beside it.
 WIDE_GRAPH = 760.0
+
+
+def _value(v: object) -> str:
+    """Numbers on the page print exactly (the page shows one value at a time, so
+    width is no concern); arrays as the table summarises them."""
+    return format_value(v, full=not isinstance(v, np.ndarray) or v.ndim == 0)
 
 
 def _h(s: Any) -> str:
@@ -57,7 +65,7 @@ def _calc(g: Graph, gi: Any) -> str:
 
     def num(k: int, v: Value) -> _Pseudo:
         if scalar:
-            s = format_value(v.value)
+            s = _value(v.value)
             # -1.0 + 3.0 reads fine; 3.0 * (-1.0) and (-2.0) ** 2 need the parentheses
             # (** binds tighter than a leading minus)
             return _Pseudo(s, s.startswith("-") and (k > 0 or gi.infix == "**"))
@@ -65,14 +73,14 @@ def _calc(g: Graph, gi: Any) -> str:
         return _Pseudo(str(shape), False)
 
     left = expression(gi.infix, gi.fn, [num(k, v) for k, v in enumerate(ins)])  # type: ignore[misc]
-    right = format_value(out.value) if scalar else str(tuple(getattr(out.value, "shape", ())))
+    right = _value(out.value) if scalar else str(tuple(getattr(out.value, "shape", ())))
     return f"{left} = {right}" if scalar else f"{left} → {right}"
 
 
 def _formula(g: Graph, gi: Any, value: bool = False) -> str:
     out = g.values[gi.output]
     s = out.label if out.label == gi.expr else f"{out.label} = {gi.expr}"
-    return f"{s} = {format_value(out.value)}" if value else s
+    return f"{s} = {_value(out.value)}" if value else s
 
 
 def _page_data(g: Graph, lay: Layout, lang: str) -> dict[str, Any]:
@@ -100,7 +108,7 @@ def _page_data(g: Graph, lay: Layout, lang: str) -> dict[str, Any]:
         step = seed_step + (v.done_step or 0) if v.grad is not None else None
         leaves.append({"id": v.index, "name": v.label, "d": d_of(root.label, v.label),
                        "step": step,
-                       "text": format_value(v.grad) if v.grad is not None
+                       "text": _value(v.grad) if v.grad is not None
                        else t("no_gradient", lang)})
     fan: dict[int, list[Value]] = {}
     for v in values:
@@ -108,13 +116,13 @@ def _page_data(g: Graph, lay: Layout, lang: str) -> dict[str, Any]:
             fan.setdefault(v.done_step, []).append(v)
 
     def fan_note(v: Value, key: str) -> str:
-        s = " + ".join(format_value(p[2]) for p in v.parts) + " = " + format_value(v.grad)
+        s = " + ".join(_value(p[2]) for p in v.parts) + " = " + _value(v.grad)
         if key == "page.bwd_sum":
             return t(key, lang, out=v.label, sum=s)
         return t(key, lang, name=v.label, n=len(v.parts), sum=s)
 
     steps: list[dict[str, Any]] = []
-    inputs = [f"{v.label} = {format_value(v.value)}" for v in values
+    inputs = [f"{v.label} = {_value(v.value)}" for v in values
               if v.kind == "leaf" or (v.kind == "const" and v.name)]
     steps.append({"phase": "forward", "gate": None, "title": t("page.inputs", lang),
                   "text": t("page.inputs_text", lang), "items": inputs})
@@ -125,7 +133,7 @@ def _page_data(g: Graph, lay: Layout, lang: str) -> dict[str, Any]:
                       "formula": _formula(g, gi), "calc": _calc(g, gi),
                       "text": t("page.fwd_text", lang) if gi.index == 0 else ""})
     steps.append({"phase": "backward", "gate": None, "title": t("page.seed_title", lang),
-                  "formula": f"{d_of(root.label, root.label)} = {format_value(g.seed)}",
+                  "formula": f"{d_of(root.label, root.label)} = {_value(g.seed)}",
                   "text": t("page.seed_text", lang, root=root.label)})
     for i in g.order:
         gi = g.gates[i]
@@ -137,9 +145,9 @@ def _page_data(g: Graph, lay: Layout, lang: str) -> dict[str, Any]:
             if down is None:
                 chain.append({"name": v.label, "const": t("page.constant", lang, name=v.label)})
                 continue
-            chain.append({"name": v.label, "up": format_value(gi.upstream),
+            chain.append({"name": v.label, "up": _value(gi.upstream),
                           "local": local_label(gi, pos),
-                          "down": format_value(down)})
+                          "down": _value(down)})
         notes = []
         if len(out.parts) > 1:
             notes.append(fan_note(out, "page.bwd_sum"))

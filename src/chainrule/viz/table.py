@@ -168,7 +168,8 @@ class Explanation:
             for k, name in enumerate(r.input_names):
                 first = k == 0
                 row = [str(r.step) if first else "", gate_cell if first else "",
-                       r.output if first else "", name, fmt(r.inputs[k], full)]
+                       f"{r.output} = {fmt(r.value, full)}" if first else "", name,
+                       fmt(r.inputs[k], full)]
                 if r.downstream[k] is None:
                     row += ["", "", "", "", "— (" + const + ")"
                             if not gi.needs[k] else "—"]
@@ -217,6 +218,7 @@ class Explanation:
             out.append("")
             expr = f" = {gi.expr}" if gi.expr != r.output else ""
             out.append(f"{t('col.step', lang)} {r.step}: {r.gate}{scope}  {r.output}{expr}")
+            put(out, f"  {r.output} = ", r.value)
             put(out, f"  {t('col.upstream', lang)} = ", r.upstream)
             for k, name in enumerate(r.input_names):
                 put(out, f"  {t('col.input', lang)} {name} = ", r.inputs[k])
@@ -238,10 +240,9 @@ class Explanation:
         return self.table()
 
     def __repr__(self) -> str:
-        grads = ", ".join(f"{k}={format_value(v)}" for k, v in list(self.gradients.items())[:6])
-        more = ", …" if len(self.gradients) > 6 else ""
-        return (f"<Explanation of {self.root}: {len(self.rows)} gate(s); gradients "
-                f"{grads}{more}; print() it for the table>")
+        # The table itself, so that ``cr.explain(f)`` at the REPL shows it (as a
+        # notebook shows the HTML table); ``ex.rows`` and ``ex.gradients`` are the data.
+        return self.table()
 
     def _repr_html_(self, max_rows: int = 1000) -> str:
         lang = self.lang
