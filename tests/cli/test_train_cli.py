@@ -20,6 +20,7 @@ METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "
 
 
 def test_run_folder_holds_every_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("matplotlib", reason="the plots need matplotlib (the plot extra)")
     out = tmp_path / "run"
     assert run_cli("train", *SMALL, "--out", str(out)) == 0
     final = capsys.readouterr().out.strip().splitlines()[-1]

@@ -68,3 +68,17 @@ def test_without_the_option_nothing_changes() -> None:
     ex = cr.explain(_note_003())
     assert all(r.jacobians == () for r in ex.rows)
     assert "Local Jacobians" not in ex.table()
+
+
+def test_korean_particles_follow_the_word() -> None:
+    from chainrule.viz.i18n import has_final_consonant, particle, text
+    assert [particle(w, "은(는)") for w in ("b", "n", "x1", "W2", "가중치", "입력")] == \
+        ["는", "은", "은", "는", "는", "은"]
+    assert particle("b", "이(가)") == "가" and particle("m", "을(를)") == "을"
+    assert not has_final_consonant("") and has_final_consonant("L")
+    assert text("fanout", "ko", name="b", n=2, sum="9") == \
+        "분기: b는 2곳에 쓰여 기울기를 더함: 9"
+    a = cr.tensor(1.0, requires_grad=True, name="a")
+    b = cr.tensor(2.0, requires_grad=True, name="b")
+    table = cr.explain((a + b) * b, lang="ko").table()
+    assert "b는 2곳에 쓰여" in table and "은(는)" not in table

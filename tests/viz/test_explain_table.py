@@ -153,7 +153,7 @@ def test_korean_headings(abc):
     for col in ("게이트", "출력", "입력", "값", "상류 기울기", "국소 기울기", "하류 기울기"):
         assert col in header
     assert "기울기 (역전파가 계산한 값):" in text
-    assert "분기: b은(는) 2곳에 쓰여 기울기를 더함: 7.0 + 2.0 = 9.0" in text
+    assert "분기: b는 2곳에 쓰여 기울기를 더함: 7.0 + 2.0 = 9.0" in text
     # the same explanation renders in English on request
     assert explain(f, lang="ko").table(lang="en").startswith("Backward pass of f")
 

@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``chainrule explain``; returns the exit code (0, or 2 for bad input, 1 for
     a file that could not be written)."""
     from .._tensor import Tensor
-    from ..viz import explain, format_value
+    from ..errors import ChainruleError, GraphvizNotFoundError
+    from ..viz import explain, format_value, to_svg
     from ..viz.i18n import text
     from .expr import ExpressionError, evaluate, parse_bindings
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         bindings = parse_bindings(args.bindings)
         y, leaves = evaluate(args.expression, bindings)
-    except ExpressionError as e:
+    except (ExpressionError, ChainruleError) as e:   # shapes that do not fit: one line
         return _fail(str(e))
     if not isinstance(y, Tensor) or not y.requires_grad:
         return _fail("the expression uses none of the names, so there is nothing to "
@@ -91,8 +92,16 @@ def run(args: argparse.Namespace) -> int:
             if kind == "html":
                 ex.to_html(path, lang=lang, title=title)
             else:
-                ex.draw(path, format=kind, title=title)
-        except OSError as e:   # includes Graphviz missing (GraphvizNotFoundError)
+                try:
+                    ex.draw(path, format=kind, title=title)
+                except GraphvizNotFoundError:
+                    if kind != "svg":
+                        raise
+                    # chainrule lays out and draws SVG itself; Graphviz is only nicer.
+                    to_svg(ex, path)
+                    print(f"note: Graphviz (dot) is not installed, so {path} was drawn with "
+                          f"chainrule's own layout", file=sys.stderr)
+        except OSError as e:   # includes Graphviz missing for --dot rendering
             code = _fail(str(e), 1)
             continue
         except RuntimeError as e:  # Graphviz failed

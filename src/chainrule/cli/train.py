@@ -111,7 +111,9 @@ def register(subparsers: Any) -> None:
                      metavar="WD", help="L2 weight decay (default 0; adamw: 0.01)")
     opt.add_argument("--epochs", type=non_negative_int, default=None,
                      help=f"number of epochs (default {d['epochs']}; with --resume: the "
-                          f"total to reach)")
+                          f"total to reach, which can differ from the saved run's only "
+                          f"with --lr-schedule none, since cosine and step schedules are "
+                          f"planned over the run's length)")
     opt.add_argument("--batch-size", type=positive_int, default=None,
                      help=f"minibatch size (default {d['batch_size']})")
     opt.add_argument("--seed", type=non_negative_int, default=None,
@@ -168,7 +170,10 @@ def _load_data(config: dict[str, Any], dtype: Any, download: bool,
     from ..data import load_dataset
     name = config["dataset_resolved"] if exact else config["dataset"]
     root = config.get("data_dir")
-    train, about = load_dataset(name, "train", root=root, allow_sample=not exact,
+    # --download means "get the real dataset": if that fails, say so and stop, rather
+    # than quietly training on the embedded sample.
+    train, about = load_dataset(name, "train", root=root,
+                                allow_sample=not exact and not download,
                                 download=download, dtype=dtype)
     test, _ = load_dataset("mnist-sample" if type(train).__name__ == "MNISTSample"
                            else name, "test", root=root, allow_sample=False,

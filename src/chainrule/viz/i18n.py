@@ -14,9 +14,12 @@ Use :func:`text` for a label and :func:`rule` for a gate's local-gradient rule::
 
 from __future__ import annotations
 
+import re
+
 from ..errors import LanguageError
 
-__all__ = ["LANGS", "LanguageError", "check_lang", "page_labels", "rule", "text"]
+__all__ = ["LANGS", "LanguageError", "check_lang", "has_final_consonant", "page_labels",
+           "particle", "rule", "text"]
 
 #: The supported languages.
 LANGS = ("en", "ko")
@@ -174,11 +177,44 @@ def check_lang(lang: str) -> str:
     return lang
 
 
+#: Korean particles that depend on whether the word before ends in a consonant sound
+#: (받침): with one, without one.
+_PARTICLES = {"은(는)": ("은", "는"), "이(가)": ("이", "가"), "을(를)": ("을", "를")}
+_PARTICLE_RE = re.compile(r"\{(\w+)\}(은\(는\)|이\(가\)|을\(를\))")
+#: Latin letters and digits whose Korean reading ends in a consonant: L (엘), M (엠),
+#: N (엔), R (알); 0 (영), 1 (일), 3 (삼), 6 (육), 7 (칠), 8 (팔).
+_CONSONANT_FINAL = set("lmnrLMNR013678")
+
+
+def has_final_consonant(word: str) -> bool:
+    """Whether ``word`` ends in a consonant sound when read in Korean (Hangul by its
+    받침, Latin letters and digits by their Korean names: ``b`` 비, ``n`` 엔, ``2`` 이)."""
+    for ch in reversed(word.strip()):
+        if "가" <= ch <= "힣":
+            return (ord(ch) - ord("가")) % 28 != 0
+        if ch.isalnum():
+            return ch in _CONSONANT_FINAL
+    return False
+
+
+def particle(word: str, pair: str) -> str:
+    """The form of the particle ``pair`` (``"은(는)"``, ``"이(가)"``, ``"을(를)"``) that
+    follows ``word``: ``particle("x", "은(는)") == "는"``, ``particle("n", ...) == "은"``."""
+    with_final, without = _PARTICLES[pair]
+    return with_final if has_final_consonant(word) else without
+
+
 def text(key: str, lang: str = "en", **fields: object) -> str:
-    """The label ``key`` in ``lang``, with ``{fields}`` filled in."""
+    """The label ``key`` in ``lang``, with ``{fields}`` filled in; in Korean a particle
+    after a field is chosen for the word it follows (``b는``, ``n은``), not ``은(는)``."""
     en, ko = _TEXT[key]
     s = ko if check_lang(lang) == "ko" else en
-    return s.format(**fields) if fields else s
+    if not fields:
+        return s
+    if lang == "ko":
+        s = _PARTICLE_RE.sub(lambda m: "{" + m.group(1) + "}" + particle(
+            str(fields.get(m.group(1), "")), m.group(2)), s)
+    return s.format(**fields)
 
 
 def rule(gate: str, lang: str = "en", doc: str | None = None) -> str:
