@@ -82,3 +82,12 @@ def test_korean_particles_follow_the_word() -> None:
     b = cr.tensor(2.0, requires_grad=True, name="b")
     table = cr.explain((a + b) * b, lang="ko").table()
     assert "b는 2곳에 쓰여" in table and "은(는)" not in table
+
+
+def test_korean_gate_names_are_the_korean_dlfs_s() -> None:
+    a = cr.tensor(-1.0, requires_grad=True, name="a")
+    b = cr.tensor(3.0, requires_grad=True, name="b")
+    c = cr.tensor(4.0, requires_grad=True, name="c")
+    ko = cr.explain((a + b) * (b + c), lang="ko").table()
+    assert "곱셈 노드 Mul" in ko and "덧셈 노드 Add" in ko
+    assert "곱셈 노드" not in cr.explain((a + b) * (b + c)).table()

@@ -18,8 +18,8 @@ import re
 
 from ..errors import LanguageError
 
-__all__ = ["LANGS", "LanguageError", "check_lang", "has_final_consonant", "page_labels",
-           "particle", "rule", "text"]
+__all__ = ["LANGS", "LanguageError", "check_lang", "gate_name", "has_final_consonant",
+           "page_labels", "particle", "rule", "text"]
 
 #: The supported languages.
 LANGS = ("en", "ko")
@@ -167,6 +167,27 @@ _RULES: dict[str, tuple[str, str]] = {
                 "기울기를 제자리로 흩뿌림 (중복 인덱스는 더함)"),
     "ScatterAdd": ("the gradient is gathered at the index", "인덱스 위치의 기울기를 모음"),
 }
+
+
+#: Gate names as the Korean edition of Deep Learning from Scratch says them.
+_GATE_NAMES_KO: dict[str, str] = {
+    "Add": "덧셈 노드", "Sub": "뺄셈 노드", "Mul": "곱셈 노드", "Div": "나눗셈 노드",
+    "Neg": "부호 반전 노드", "Pow": "거듭제곱 노드", "Exp": "exp 노드", "Log": "log 노드",
+    "Sqrt": "제곱근 노드", "Sum": "합 노드", "Mean": "평균 노드", "Max": "max 노드",
+    "Maximum": "max 노드", "Tanh": "tanh 노드", "Sigmoid": "Sigmoid 계층",
+    "ReLU": "ReLU 계층", "Affine": "Affine 계층", "MatMul": "행렬 곱 노드",
+    "Softmax": "Softmax 계층", "SoftmaxCrossEntropy": "Softmax-with-Loss 계층",
+    "Reshape": "형상 변환 노드", "Transpose": "전치 노드", "BroadcastTo": "브로드캐스트 노드",
+    "SumTo": "합 노드", "GetItem": "인덱싱 노드",
+}
+
+
+def gate_name(cls: str, lang: str = "en") -> str:
+    """How a gate class is named in ``lang``: its class name in English; in Korean the
+    Korean DLFS's name with the class name after it (``곱셈 노드 Mul``)."""
+    if check_lang(lang) == "ko" and cls in _GATE_NAMES_KO:
+        return f"{_GATE_NAMES_KO[cls]} {cls}"
+    return cls
 
 
 def check_lang(lang: str) -> str:

@@ -164,7 +164,8 @@ class Explanation:
         const = t("constant", lang)
         for r, gi in zip(self.rows if grid_rows else (), (g.gates[i] for i in g.order)):
             numeric = gi.local is not None
-            gate_cell = r.gate if not r.scope else f"{r.gate} ({r.scope})"
+            name_ = i18n.gate_name(r.gate, lang)
+            gate_cell = name_ if not r.scope else f"{name_} ({r.scope})"
             for k, name in enumerate(r.input_names):
                 first = k == 0
                 row = [str(r.step) if first else "", gate_cell if first else "",
