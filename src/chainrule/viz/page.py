@@ -25,6 +25,7 @@ import numpy as np
 from .._io import atomic_write_bytes
 from ..errors import PageTooLargeError
 from . import i18n
+from .display import HTMLPage
 from .graph import Graph, Value, d_of, expression, format_value, graph_of, local_label
 from .layout import Layout, layout
 from .svg import SVG_STYLE, render_svg
@@ -175,7 +176,7 @@ def _asset(name: str) -> str:
 
 
 def to_html(y: Any, path: str | os.PathLike[str] | None = None, lang: str = "en",
-            title: str | None = None, max_gates: int = MAX_PAGE_GATES) -> str:
+            title: str | None = None, max_gates: int = MAX_PAGE_GATES) -> HTMLPage:
     """One self-contained page that steps through the forward and backward passes.
 
     Parameters
@@ -195,8 +196,9 @@ def to_html(y: Any, path: str | os.PathLike[str] | None = None, lang: str = "en"
         Refuse graphs with more gates than this (a browser cannot usefully step
         through them); ``cr.explain`` and ``cr.viz.to_dot`` have no such limit.
 
-    Returns the HTML text. The page loads nothing from the network: the SVG, the data
-    (JSON), the script and the style sheet are all inline.
+    Returns the HTML text (a ``str``; a notebook shows it in an isolated frame, so its
+    style sheet never touches the notebook). The page loads nothing from the network:
+    the SVG, the data (JSON), the script and the style sheet are all inline.
     """
     i18n.check_lang(lang)
     g, _ = graph_of(y, True, "cr.viz.to_html")
@@ -221,7 +223,7 @@ def to_html(y: Any, path: str | os.PathLike[str] | None = None, lang: str = "en"
     for k, v in labels.items():
         fields["L_" + k.upper()] = _h(v)
     template = _asset("step_page.html")
-    page = re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: fields[m.group(1)], template)
+    page = HTMLPage(re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: fields[m.group(1)], template))
     if path is not None:
         atomic_write_bytes(Path(os.fspath(path)), page.encode("utf-8"))
     return page

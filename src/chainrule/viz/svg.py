@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_bytes
+from .display import SVG
 from .graph import Graph, format_value, graph_of
 from .layout import Layout, edge_grad, layout
 
@@ -166,15 +167,16 @@ def render_svg(g: Graph, lay: Layout, show: bool, standalone: bool) -> str:
 
 
 def to_svg(y: Any, path: str | os.PathLike[str] | None = None,
-           grads: bool | None = None) -> str:
+           grads: bool | None = None) -> SVG:
     """An SVG drawing of the graph of ``y`` from chainrule's own layout (no Graphviz).
 
     ``y`` and ``grads`` are as for :func:`chainrule.viz.to_dot`: values on every edge,
     gradients in red beneath once backward has run (or always for an explanation).
-    Returns the SVG text and, if ``path`` is given, also writes it there (atomically).
+    Returns the SVG text (a ``str`` that a notebook draws inline) and, if ``path`` is
+    given, also writes it there (atomically).
     """
     g, show = graph_of(y, grads, "cr.viz.to_svg")
-    text = render_svg(g, layout(g, show_grads=show), show, standalone=True)
+    text = SVG(render_svg(g, layout(g, show_grads=show), show, standalone=True))
     if path is not None:
         atomic_write_bytes(Path(os.fspath(path)), text.encode("utf-8"))
     return text
