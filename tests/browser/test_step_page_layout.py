@@ -1,0 +1,73 @@
+"""The step-through page fits its viewport: no sideways scrolling at 1280x800 or on a
+390 px phone, the step card in view at 1280x800, for the seeds' graph and a small MLP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+
+
+def _abc() -> cr.Tensor:
+    a, b, c = (cr.tensor(v, requires_grad=True, name=n) for v, n in
+               ((-1.0, "a"), (3.0, "b"), (4.0, "c")))
+    return (a + b) * (b + c)
+
+
+def _mlp() -> cr.Tensor:
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((2, 3)), name="x")
+    w1 = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True, name="W1")
+    b1 = cr.tensor(np.zeros(4), requires_grad=True, name="b1")
+    w2 = cr.tensor(rng.standard_normal((4, 2)), requires_grad=True, name="W2")
+    h = cr.relu(cr.affine(x, w1, b1))
+    return cr.softmax_cross_entropy(h @ w2, np.array([0, 1]))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.mark.parametrize("graph", ["abc", "mlp"])
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_page_fits_the_viewport(browser, tmp_path: Path, graph: str, width: int,
+                                height: int) -> None:
+    y = _abc() if graph == "abc" else _mlp()
+    path = tmp_path / f"{graph}.html"
+    cr.viz.to_html(y, path)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(path.as_uri())
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width, f"the page is {scroll} px wide in a {width} px viewport"
+        for sel in ("[data-testid=step-next]", "[data-testid=step-slider]",
+                    "[data-testid=step-detail]", "[data-testid=gradients]"):
+            box = page.locator(sel).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, sel
+        if width >= 1280:
+            detail = page.locator("[data-testid=step-detail]").bounding_box()
+            assert detail["y"] < height, "the step card starts below the fold"
+        page.keyboard.press("End")
+        assert page.locator("[data-testid=step-phase]").inner_text()
+    finally:
+        page.close()
