@@ -102,6 +102,19 @@ _TEXT: dict[str, tuple[str, str]] = {
     "page.upstream": ("upstream", "상류"),
     "page.local": ("local", "국소"),
     "page.downstream": ("downstream", "하류"),
+    "page.lab": ("Try it: other inputs, and a numerical check",
+                 "직접 해 보기: 다른 입력값과 수치 미분 확인"),
+    "page.lab_text": ("Change an input: every value and gradient is recomputed here in "
+                      "the page, by the same rules as backward.",
+                      "입력값을 바꾸면 모든 값과 기울기를 역전파와 같은 규칙으로 이 페이지에서 "
+                      "다시 계산합니다."),
+    "page.numcheck": ("Numerical check", "수치 미분 확인"),
+    "page.numcheck_text": ("central difference (f(x+h) − f(x−h)) / 2h, h = 1e-6; agrees when "
+                           "|difference| ≤ 1e-6 · (1 + |gradient|)",
+                           "중앙 차분 (f(x+h) − f(x−h)) / 2h, h = 1e-6; "
+                           "|차이| ≤ 1e-6 · (1 + |기울기|)이면 일치"),
+    "page.agree": ("agrees", "일치"),
+    "page.disagree": ("DISAGREES", "불일치"),
     "page.constant": ("{name} is a constant: no gradient", "{name}은(는) 상수: 기울기 없음"),
     "page.fanout": ("{name} is used {n} times, so its gradients add up: {sum}",
                     "{name}은(는) {n}곳에 쓰였으므로 기울기를 더합니다: {sum}"),

@@ -161,7 +161,29 @@ def _page_data(g: Graph, lay: Layout, lang: str) -> dict[str, Any]:
                   "text": t("page.done_text", lang),
                   "items": [f"{d_of(root.label, lf['name'])} = {lf['text']}" for lf in leaves]})
     return {"labels": i18n.page_labels(lang), "lang": lang, "root": root.label,
-            "edges": edges, "gates": gates, "leaves": leaves, "steps": steps}
+            "edges": edges, "gates": gates, "leaves": leaves, "steps": steps,
+            "engine": _engine(g)}
+
+
+#: Gates the page can recompute in JavaScript (``step_engine.js``), on scalars.
+ENGINE_GATES = frozenset({"Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "Sqrt",
+                          "Sin", "Cos", "Tanh", "Sigmoid", "ReLU", "Abs", "Maximum",
+                          "Minimum", "Sum", "Mean"})
+
+
+def _engine(g: Graph) -> dict[str, Any] | None:
+    """The graph as the page's JavaScript engine recomputes it (live inputs, practice,
+    the numerical check), or None when it holds arrays or a gate the engine lacks."""
+    values = g.values
+    if any(np.ndim(v.value) != 0 for v in values) or \
+            any(gi.cls not in ENGINE_GATES for gi in g.gates):
+        return None
+    return {"values": [{"kind": v.kind, "label": v.label,
+                        "value": float(v.value) if v.kind != "gate" else None}
+                       for v in values],
+            "gates": [{"cls": gi.cls, "inputs": list(gi.inputs), "output": gi.output}
+                      for gi in g.gates],
+            "root": g.root}
 
 
 def _json_for_script(obj: Any) -> str:
@@ -217,6 +239,7 @@ def to_html(y: Any, path: str | os.PathLike[str] | None = None, lang: str = "en"
     fields = {
         "LANG": _h(lang), "TITLE": _h(title), "PAGE_TITLE": _h(labels["title"]),
         "CSS": _asset("step_page.css"), "JS": _asset("step_page.js"),
+        "ENGINE_JS": _asset("step_engine.js"),
         "DATA": _json_for_script(data), "SVG": render_svg(g, lay, True, standalone=False),
         "SVG_STYLE": SVG_STYLE, "WIDE": " wide" if lay.width > WIDE_GRAPH else "",
     }

@@ -188,7 +188,8 @@
   $("cr-last").addEventListener("click", function () { show(last); });
   slider.addEventListener("input", function () { show(parseInt(slider.value, 10)); });
   document.addEventListener("keydown", function (ev) {
-    if (ev.target === slider || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    if (ev.target === slider || ev.target.tagName === "INPUT" || ev.altKey || ev.ctrlKey ||
+        ev.metaKey) return;
     var k = ev.key;
     if (k === "ArrowRight") show(cur + 1);
     else if (k === "ArrowLeft") show(cur - 1);

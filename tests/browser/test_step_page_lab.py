@@ -1,0 +1,90 @@
+"""The page's lab: change an input and every value and gradient is recomputed in the
+page (JavaScript), equal to what chainrule computes for the same inputs; the numerical
+check agrees with each gradient."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+
+EXPRESSIONS = {
+    "abc": ("(a+b)*(b+c)", {"a": -1.0, "b": 3.0, "c": 4.0}, {"a": 2.5, "b": -0.5}),
+    "sigmoid": ("sigmoid(w0*x0 + w1*x1 + w2)",
+                {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}, {"x0": 0.7}),
+    "mixed": ("maximum(a, b) * exp(-a) + log(b) / sqrt(a*a + 1) - relu(a - b) + tanh(a)**2",
+              {"a": 0.3, "b": 1.7}, {"a": 1.2}),
+}
+
+
+def _python(expr: str, values: dict[str, float]) -> tuple[dict[str, float], float]:
+    from chainrule.cli.expr import evaluate
+    y, leaves = evaluate(expr, {k: np.array(v) for k, v in values.items()})
+    y.backward()
+    return {k: float(t.grad.item()) for k, t in leaves.items()}, float(y.item())
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.mark.parametrize("name", sorted(EXPRESSIONS))
+def test_live_inputs_recompute_as_chainrule_does(browser, tmp_path: Path, name: str) -> None:
+    from chainrule.cli.expr import evaluate
+    expr, start, change = EXPRESSIONS[name]
+    y, _ = evaluate(expr, {k: np.array(v) for k, v in start.items()})
+    path = tmp_path / f"{name}.html"
+    cr.viz.to_html(y, path)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(path.as_uri())
+        assert page.locator("[data-testid=lab]").is_visible()
+        new = {**start, **change}
+        for k, v in change.items():
+            page.fill(f"[data-testid=lab-input-{k}]", str(v))
+        grads, value = _python(expr, new)
+        for k, g in grads.items():
+            shown = page.locator(f"[data-testid=lab-grad-{k}] td").nth(1).inner_text()
+            assert float(shown.lstrip("= ")) == pytest.approx(g, rel=1e-5, abs=1e-6), k
+        page.click("[data-testid=numcheck]")
+        for k in grads:
+            cells = page.locator(f"[data-testid=lab-check-{k}] td")
+            assert cells.nth(2).inner_text() == "agrees", cells.nth(1).inner_text()
+        assert not errors
+    finally:
+        page.close()
+    _ = value
+
+
+def test_array_graphs_have_no_lab(browser, tmp_path: Path) -> None:
+    x = cr.tensor(np.ones(3), requires_grad=True, name="x")
+    path = tmp_path / "arr.html"
+    cr.viz.to_html(cr.sum(x * x), path)
+    page = browser.new_page()
+    try:
+        page.goto(path.as_uri())
+        assert not page.locator("[data-testid=lab]").is_visible()
+    finally:
+        page.close()
