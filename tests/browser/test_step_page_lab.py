@@ -88,3 +88,41 @@ def test_array_graphs_have_no_lab(browser, tmp_path: Path) -> None:
         assert not page.locator("[data-testid=lab]").is_visible()
     finally:
         page.close()
+
+
+def test_practice_mode_asks_checks_and_explains(browser, tmp_path: Path) -> None:
+    a, b, c = (cr.tensor(v, requires_grad=True, name=n) for v, n in
+               ((-1.0, "a"), (3.0, "b"), (4.0, "c")))
+    path = tmp_path / "abc.html"
+    cr.viz.to_html((a + b) * (b + c), path)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(path.as_uri())
+        page.check("[data-testid=practice]")
+        for _ in range(5):                      # inputs, 3 forward gates, the seed
+            page.click("[data-testid=step-next]")
+        # the Mul gate's backward step: the answers are hidden until found
+        assert page.locator('[data-testid="ask-local-a + b"]').count() == 1
+        assert "7.0" not in page.locator("[data-testid=step-detail]").inner_text()
+        page.fill('[data-testid="ask-local-a + b"]', "2")          # the wrong input's value
+        page.fill('[data-testid="ask-down-a + b"]', "2")
+        page.fill('[data-testid="ask-local-b + c"]', "7")
+        page.fill('[data-testid="ask-down-b + c"]', "7")
+        page.click("[data-testid=ask-check]")
+        fb = page.locator("[data-testid=feedback]").inner_text()
+        assert fb.startswith("Not yet") and "rule of this gate" in fb
+        page.fill('[data-testid="ask-local-a + b"]', "7")
+        page.fill('[data-testid="ask-down-a + b"]', "7.0")
+        page.fill('[data-testid="ask-local-b + c"]', "2")
+        page.fill('[data-testid="ask-down-b + c"]', "2")
+        page.click("[data-testid=ask-check]")
+        assert page.locator("[data-testid=feedback]").inner_text().startswith("Right:")
+        assert "= 7.0" in page.locator("[data-testid=step-detail]").inner_text()
+        page.uncheck("[data-testid=practice]")
+        page.click("[data-testid=step-next]")
+        assert page.locator("[data-testid=ask-check]").count() == 0
+        assert not errors
+    finally:
+        page.close()

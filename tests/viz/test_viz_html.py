@@ -54,8 +54,11 @@ def test_steps_forward_then_backward_with_the_numbers():
     assert steps[4]["formula"] == "df/df = 1.0"
     mul = steps[5]
     assert mul["title"] == "Mul gate: upstream × local = downstream"
-    assert mul["chain"] == [{"name": "a + b", "up": "1.0", "local": "7.0", "down": "7.0"},
-                            {"name": "b + c", "up": "1.0", "local": "2.0", "down": "2.0"}]
+    # the numbers practice mode asks for ride along (localNum, downNum)
+    assert mul["chain"] == [{"name": "a + b", "up": "1.0", "local": "7.0", "down": "7.0",
+                             "localNum": 7.0, "downNum": 7.0},
+                            {"name": "b + c", "up": "1.0", "local": "2.0", "down": "2.0",
+                             "localNum": 2.0, "downNum": 2.0}]
     last_add = steps[7]
     assert last_add["notes"] == ["b is used 2 times, so its gradients add up: "
                                  "7.0 + 2.0 = 9.0"]

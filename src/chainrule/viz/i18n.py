@@ -102,6 +102,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     "page.upstream": ("upstream", "상류"),
     "page.local": ("local", "국소"),
     "page.downstream": ("downstream", "하류"),
+    "page.practice": ("Practice", "연습"),
+    "page.practice_hint": ("Your turn: type the local gradient and the downstream gradient.",
+                           "직접 해 보세요: 국소 기울기와 하류 기울기를 입력하세요."),
+    "page.check": ("Check", "확인"),
+    "page.reveal": ("Show", "보기"),
+    "page.right": ("Right: {up} × {local} = {down}", "정답: {up} × {local} = {down}"),
+    "page.wrong": ("Not yet (answers within {tol} count). The rule of this gate: {rule}. "
+                   "Then downstream = upstream {up} × local.",
+                   "아직 아닙니다 ({tol} 이내면 정답). 이 게이트의 규칙: {rule}. "
+                   "하류 기울기 = 상류 기울기 {up} × 국소 기울기."),
     "page.lab": ("Try it: other inputs, and a numerical check",
                  "직접 해 보기: 다른 입력값과 수치 미분 확인"),
     "page.lab_text": ("Change an input: every value and gradient is recomputed here in "

@@ -146,9 +146,13 @@ def _page_data(g: Graph, lay: Layout, lang: str) -> dict[str, Any]:
             if down is None:
                 chain.append({"name": v.label, "const": t("page.constant", lang, name=v.label)})
                 continue
-            chain.append({"name": v.label, "up": _value(gi.upstream),
-                          "local": local_label(gi, pos),
-                          "down": _value(down)})
+            link = {"name": v.label, "up": _value(gi.upstream),
+                    "local": local_label(gi, pos), "down": _value(down)}
+            if gi.local is not None and np.ndim(gi.local[pos]) == 0 and np.ndim(down) == 0:
+                # numbers the practice mode asks for
+                link["localNum"] = float(gi.local[pos])
+                link["downNum"] = float(down)
+            chain.append(link)
         notes = []
         if len(out.parts) > 1:
             notes.append(fan_note(out, "page.bwd_sum"))

@@ -55,7 +55,23 @@
     return p === "forward" ? L.forward : L.backward;
   }
 
+  // practice mode: backward steps ask for the local and downstream gradients first
+  var practiceBox = $("cr-practice");
+  var solved = {};
+  var TOL_TEXT = "1e-4 · (1 + |x|)";
+  function practicing() { return !!(practiceBox && practiceBox.checked); }
+  function close(text, want) {
+    var x = parseFloat(String(text).replace(",", "."));
+    return isFinite(x) && Math.abs(x - want) <= 1e-4 * (1 + Math.abs(want));
+  }
+  function hiding(k) {  // a gradient the learner has not found yet stays hidden
+    var st = steps[cur];
+    return practicing() && !solved[cur] && st.phase === "backward" && st.chain &&
+      st.chain.some(function (c) { return c.localNum !== undefined; }) && k === cur;
+  }
+
   function renderDetail(st) {
+    var asks = null;
     var box = $("cr-detail");
     box.className = "card detail " + st.phase;
     box.textContent = "";
@@ -74,10 +90,30 @@
       head.appendChild(document.createTextNode(" × " + L.local + " = "));
       head.appendChild(el("span", "down", L.downstream));
       box.appendChild(head);
+      var quiz = practicing() && !solved[cur] &&
+        st.chain.some(function (c) { return c.localNum !== undefined; });
+      if (quiz) box.appendChild(el("p", "note", L.practice_hint));
+      var asks = [];
       st.chain.forEach(function (c) {
         var row = el("div", "link");
         row.setAttribute("data-testid", "chain-row");
         row.appendChild(el("span", "to", "→ " + c.name));
+        if (quiz && c.localNum !== undefined) {
+          var q = el("span", "eq");
+          q.appendChild(el("span", "up", c.up));
+          q.appendChild(el("span", "op", " × "));
+          var li = el("input");
+          li.type = "text"; li.size = 7; li.setAttribute("data-testid", "ask-local-" + c.name);
+          q.appendChild(li);
+          q.appendChild(el("span", "op", " = "));
+          var di = el("input");
+          di.type = "text"; di.size = 7; di.setAttribute("data-testid", "ask-down-" + c.name);
+          q.appendChild(di);
+          row.appendChild(q);
+          asks.push({ c: c, local: li, down: di });
+          box.appendChild(row);
+          return;
+        }
         if (c.const) {
           row.appendChild(el("span", "const", c.const));
         } else {
@@ -91,6 +127,38 @@
         }
         box.appendChild(row);
       });
+    }
+    if (asks && asks.length) {
+      var fb = el("div", "feedback");
+      fb.setAttribute("data-testid", "feedback");
+      var chk = el("button", "primary", L.check);
+      chk.type = "button";
+      chk.setAttribute("data-testid", "ask-check");
+      var rev = el("button", null, L.reveal);
+      rev.type = "button";
+      rev.setAttribute("data-testid", "ask-reveal");
+      chk.addEventListener("click", function () {
+        var ok = asks.every(function (a) {
+          return close(a.local.value, a.c.localNum) && close(a.down.value, a.c.downNum);
+        });
+        if (ok) { solved[cur] = true; show(cur); return; }
+        fb.textContent = fmt(L.wrong, { tol: TOL_TEXT, rule: st.rule || "", up: asks[0].c.up });
+        fb.className = "feedback wrong";
+      });
+      rev.addEventListener("click", function () { solved[cur] = true; show(cur); });
+      var bar = el("div", "askbar");
+      bar.appendChild(chk);
+      bar.appendChild(rev);
+      box.appendChild(bar);
+      box.appendChild(fb);
+    } else if (practicing() && solved[cur] && st.chain) {
+      var good = st.chain.filter(function (c) { return c.localNum !== undefined; })[0];
+      if (good) {
+        var okEl = el("div", "feedback right",
+                      fmt(L.right, { up: good.up, local: good.local, down: good.down }));
+        okEl.setAttribute("data-testid", "feedback");
+        box.appendChild(okEl);
+      }
     }
     (st.notes || []).forEach(function (n) { box.appendChild(el("div", "note", n)); });
     if (st.text) box.appendChild(el("p", null, st.text));
@@ -131,7 +199,7 @@
       var known = cur >= e.fwd;
       var hasGrad = e.bwd !== null && cur >= e.bwd;
       setCls(x.val, "hidden", !known);
-      setCls(x.grad, "hidden", !hasGrad);
+      setCls(x.grad, "hidden", !hasGrad || hiding(e.bwd));
       setCls(x.grad, "fresh", e.bwd === cur);
       setCls(x.g, "pending", !known);
       var fw = fwdGate !== null && (e.to === fwdGate || e.from === fwdGate);
@@ -159,7 +227,7 @@
       setCls(n, "visited-bwd", gt.bwd !== null && cur > gt.bwd);
     });
     data.leaves.forEach(function (lf, k) {
-      var ready = lf.step !== null && cur >= lf.step;
+      var ready = lf.step !== null && cur >= lf.step && !hiding(lf.step);
       setCls(leafEls[k], "hidden", !ready);
       var td = gradCells[k];
       td.textContent = ready ? lf.text : L.pending;
@@ -187,6 +255,7 @@
   $("cr-next").addEventListener("click", function () { show(cur + 1); });
   $("cr-last").addEventListener("click", function () { show(last); });
   slider.addEventListener("input", function () { show(parseInt(slider.value, 10)); });
+  if (practiceBox) practiceBox.addEventListener("change", function () { show(cur); });
   document.addEventListener("keydown", function (ev) {
     if (ev.target === slider || ev.target.tagName === "INPUT" || ev.altKey || ev.ctrlKey ||
         ev.metaKey) return;
