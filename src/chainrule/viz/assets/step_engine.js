@@ -102,6 +102,8 @@
   btn.type = "button";
   btn.setAttribute("data-testid", "numcheck");
   box.appendChild(btn);
+  var checkNote = el("p", "lab-note");
+  box.appendChild(checkNote);
   var check = el("table", "lab-check");
   box.appendChild(check);
 
@@ -125,13 +127,14 @@
           "lab-grad-" + eng.values[i].label);
     });
     check.textContent = "";
+    checkNote.textContent = "";
   }
 
   btn.addEventListener("click", function () {
     var v = forward(current);
     var grad = backward(v);
     check.textContent = "";
-    row(check, [L.numcheck_text]);
+    checkNote.textContent = L.numcheck_text;
     leaves.forEach(function (i) {
       var h = 1e-6;
       var up = {}, down = {};
