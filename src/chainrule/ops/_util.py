@@ -38,6 +38,14 @@ def norm_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
     return tuple(sorted(out))
 
 
+def one_axis(axis: Any, ndim: int, name: str) -> int:
+    """One axis argument as a non-negative int, or NumPy's ``AxisError`` naming ``name``."""
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise np.exceptions.AxisError(a, ndim, name)
+    return a % ndim
+
+
 def unreduce(g: Any, axes: tuple[int, ...] | None, keepdims: bool) -> Any:
     """Put back the axes a reduction removed, so ``g`` broadcasts against its input."""
     if keepdims or axes is None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Tensor, plain
 from ..autograd import Array, Gate, Grads, apply1, apply2
 from ._registry import export
 from ._util import as_tensor
@@ -215,30 +215,26 @@ LogAddExp2 = _binary("LogAddExp2", np.logaddexp2,
                      lambda x, y, z: (np.exp2(x - z), np.exp2(y - z)), "logaddexp2",
                      "log2(2ˣ¹ + 2ˣ²) without overflow; d/dxi = 2^(xi − z).",
                      np.logaddexp2)
+# The local derivatives below are piecewise constant (signs, truncated quotients): they
+# are read from the plain arrays, constants of the derivative even under create_graph.
 CopySign = _binary("CopySign", np.copysign,
-                   lambda x, y, z: (np.sign(_plain(x)) * np.sign(_plain(z)),
-                                    _zero(_plain(y))), "copysign",
+                   lambda x, y, z: (np.sign(plain(x)) * np.sign(plain(z)),
+                                    _zero(plain(y))), "copysign",
                    "|x1| with the sign of x2; d/dx1 = ±1 (0 at 0), d/dx2 = 0.", np.copysign)
 Fmod = _binary("Fmod", np.fmod,
-               lambda x, y, z: (np.ones(np.shape(x), dtype=np.result_type(_plain(x))),
-                                -np.trunc(_plain(x) / _plain(y))), "fmod",
+               lambda x, y, z: (np.ones(np.shape(x), dtype=np.result_type(plain(x))),
+                                -np.trunc(plain(x) / plain(y))), "fmod",
                "x1 − x2·trunc(x1/x2) (C's remainder, sign of x1); d/dx1 = 1, "
                "d/dx2 = −trunc(x1/x2).", np.fmod)
 Remainder = _binary("Remainder", np.remainder,
-                    lambda x, y, z: (np.ones(np.shape(x), dtype=np.result_type(_plain(x))),
-                                     -np.floor(_plain(x) / _plain(y))), "remainder",
+                    lambda x, y, z: (np.ones(np.shape(x), dtype=np.result_type(plain(x))),
+                                     -np.floor(plain(x) / plain(y))), "remainder",
                     "x1 − x2·floor(x1/x2) (Python's %, sign of x2); d/dx1 = 1, "
                     "d/dx2 = −floor(x1/x2).", np.remainder, ("__mod__", "__rmod__"))
 FloorDivide = _binary("FloorDivide", np.floor_divide,
-                      lambda x, y, z: (_zero(_plain(x)), _zero(_plain(y))), "floor_divide",
+                      lambda x, y, z: (_zero(plain(x)), _zero(plain(y))), "floor_divide",
                       "floor(x1/x2), piecewise constant: zero gradient.", np.floor_divide,
                       ("__floordiv__", "__rfloordiv__"))
-
-
-def _plain(v: Any) -> Any:
-    """The array behind a saved value (a local derivative that is piecewise constant
-    needs no graph of its own)."""
-    return v.data if isinstance(v, Tensor) else v
 
 
 @export(method=True)

@@ -20,7 +20,7 @@ import numpy as np
 from .._tensor import Tensor, plain
 from ..errors import ShapeError
 from ._registry import export
-from ._util import as_tensor
+from ._util import as_tensor, one_axis
 from .elementwise import astype, where
 from .reduction import sum as _sum
 from .shape import (
@@ -34,15 +34,9 @@ from .shape import (
 )
 
 
-def _ax(axis: int, ndim: int, name: str) -> int:
-    if not -ndim <= int(axis) < ndim:
-        raise np.exceptions.AxisError(int(axis), ndim, name)
-    return int(axis) % ndim
-
-
 def _axes_of(axis: Any, ndim: int, name: str) -> list[int]:
     axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
-    return [_ax(a, ndim, name) for a in axes]
+    return [one_axis(a, ndim, name) for a in axes]
 
 
 @export(method=True, numpy=(np.flip,))
@@ -111,7 +105,7 @@ def repeat(a: Any, repeats: Any, axis: Any = None) -> Tensor:
     x = as_tensor(a)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
-    axis = _ax(axis, max(x.ndim, 1), "repeat")
+    axis = one_axis(axis, max(x.ndim, 1), "repeat")
     if x.ndim == 0:
         x = reshape(x, (1,))
     idx = np.repeat(np.arange(x.shape[axis]), plain(repeats))
@@ -279,7 +273,7 @@ def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     """Split into equal sections or at indices, as ``np.split`` (equal sections must
     divide the axis; ``array_split`` allows a remainder)."""
     x = as_tensor(ary)
-    if np.ndim(indices_or_sections) == 0 and x.shape[_ax(axis, x.ndim, "split")] % int(
+    if np.ndim(indices_or_sections) == 0 and x.shape[one_axis(axis, x.ndim, "split")] % int(
             indices_or_sections):
         raise ValueError(f"split: {x.shape[axis]} does not divide into "
                          f"{indices_or_sections} equal sections; use array_split")
@@ -290,7 +284,7 @@ def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
 def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     """Split into sections that may differ by one, or at indices, as ``np.array_split``."""
     x = as_tensor(ary)
-    axis = _ax(axis, x.ndim, "array_split")
+    axis = one_axis(axis, x.ndim, "array_split")
     n = x.shape[axis]
     if np.ndim(indices_or_sections) == 0:
         k = int(indices_or_sections)

@@ -19,14 +19,13 @@ import numpy as np
 from .._tensor import Tensor, plain, wrap
 from ..errors import ShapeError
 from ._registry import export
-from ._util import as_tensor, axis_args
+from ._util import as_tensor, axis_args, one_axis
 from .shape import broadcast_to, getitem, reshape, scatter_add
 
 
 def _axis(axis: Any, ndim: int, name: str) -> int:
-    if not -max(ndim, 1) <= int(axis) < max(ndim, 1):
-        raise np.exceptions.AxisError(int(axis), ndim, name)
-    return int(axis) % max(ndim, 1)
+    """A 0-d input has the one axis its flattened form has (0 or -1)."""
+    return one_axis(axis, max(ndim, 1), name)
 
 
 def _along_index(indices: np.ndarray, axis: int) -> tuple:
