@@ -145,8 +145,9 @@ LOSSES: list[tuple[str, Callable, Callable, list[np.ndarray]]] = [
     ("kl_div batchmean", lambda x: F.kl_div(F.log_softmax(x, 1), PROBS, reduction="batchmean"),
      lambda t: TF.kl_div(TF.log_softmax(t, 1), torch.tensor(PROBS), reduction="batchmean"),
      [LOGITS]),
-    ("kl_div log_target", lambda x: F.kl_div(x, np.log(PROBS), log_target=True),
-     lambda t: TF.kl_div(t, torch.tensor(np.log(PROBS)), log_target=True), [LOGITS]),
+    ("kl_div log_target", lambda x: F.kl_div(x, np.log(PROBS), "sum", log_target=True),
+     lambda t: TF.kl_div(t, torch.tensor(np.log(PROBS)), reduction="sum", log_target=True),
+     [LOGITS]),
 ]
 
 
@@ -222,3 +223,8 @@ LOSS_MODULES: list[tuple[Any, Any, np.ndarray, Any]] = [
                          ids=[type(m[0]).__name__ for m in LOSS_MODULES])
 def test_loss_modules(ours: Any, theirs: Any, x: np.ndarray, t: Any) -> None:
     _compare(lambda a: ours(a, t), lambda a: theirs(a, torch.tensor(t)), [x], second=False)
+
+
+def test_kl_div_mean_warns_that_it_is_not_the_divergence() -> None:
+    with pytest.warns(UserWarning, match="batchmean"):
+        F.kl_div(np.log(PROBS), PROBS)

@@ -13,6 +13,7 @@ Element-wise losses require ``input`` and ``target`` of the same shape: broadcas
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -255,5 +256,9 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
         pointwise = ops.where(pos, t * (log_t - x), 0.0)
     if reduction == "batchmean":
         return ops.sum(pointwise) / (x.shape[0] if x.ndim else 1)
+    if reduction == "mean":
+        warnings.warn("kl_div: reduction='mean' divides the sum by every element, batch and "
+                      "classes, which is not the KL divergence; reduction='batchmean' "
+                      "divides by the batch size only (PyTorch warns the same)", stacklevel=2)
     return _reduce(pointwise, reduction)
 
