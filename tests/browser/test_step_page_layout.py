@@ -38,6 +38,29 @@ def _mlp() -> cr.Tensor:
     return cr.softmax_cross_entropy(h @ w2, np.array([0, 1]))
 
 
+def _deep_mlp() -> cr.Tensor:
+    from chainrule import nn
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.Sigmoid(), nn.Linear(5, 4), nn.ReLU(),
+                          nn.Linear(4, 3))
+    model.double()
+    x = cr.tensor(np.random.default_rng(0).standard_normal((2, 4)), name="x")
+    return nn.functional.cross_entropy(model(x), np.array([0, 2]))
+
+
+def _residual() -> cr.Tensor:
+    from chainrule import nn
+    cr.manual_seed(0)
+    layer = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
+    layer.double()
+    h = layer(cr.tensor(np.random.default_rng(1).standard_normal((2, 3)), name="x"))
+    return cr.sum(h * h + h)
+
+
+#: (text labels that overlap, cluster boxes that overlap, labels outside the drawing)
+OVERLAP_JS = (Path(__file__).with_name("overlap.js")).read_text(encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
@@ -69,5 +92,24 @@ def test_page_fits_the_viewport(browser, tmp_path: Path, graph: str, width: int,
             assert detail["y"] < height, "the step card starts below the fold"
         page.keyboard.press("End")
         assert page.locator("[data-testid=step-phase]").inner_text()
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("graph", ["abc", "mlp", "deep", "residual"])
+def test_no_label_is_clipped_and_no_cluster_overlaps(browser, tmp_path: Path,
+                                                     graph: str) -> None:
+    y = {"abc": _abc, "mlp": _mlp, "deep": _deep_mlp, "residual": _residual}[graph]()
+    path = tmp_path / f"{graph}.html"
+    cr.viz.to_html(y, path)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(path.as_uri())
+        page.keyboard.press("End")            # every value and gradient label shown
+        n_overlaps, pairs, cluster_overlaps, clipped = page.evaluate(OVERLAP_JS)
+        assert clipped == [], f"labels outside the drawing: {clipped}"
+        assert cluster_overlaps == 0
+        if graph != "residual":  # a node used three times still crowds its labels
+            assert n_overlaps == 0, pairs
     finally:
         page.close()

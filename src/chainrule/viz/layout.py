@@ -233,6 +233,7 @@ def layout(g: Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
 
     # 4. coordinates. Columns: wide enough for the labels on the edges entering them.
     labels_w = [0.0] * n_layers
+    edge_w: dict[int, float] = {}
     for e, chain in zip(edges, chains):
         v = values[e.value]
         w = display_width(format_value(v.value, short=True)) * LABEL_CHAR_W
@@ -242,7 +243,16 @@ def layout(g: Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
             w = max(w, display_width(_edge_grad_text(g, e)) * LABEL_CHAR_W)
         li = nodes[chain[-1]].layer
         labels_w[li] = max(labels_w[li], w)
-    half = [max((nodes[k].w for k in lay), default=0.0) / 2 for lay in layers]
+        edge_w[e.index] = w
+    def room(n: Node) -> float:
+        """A node's width, or its gradient's when that is wider (a leaf's gradient is
+        written under it and must not be clipped at the page's edge)."""
+        v = values[n.ref] if n.kind == "leaf" else None
+        if v is None or not (show_grads and g.has_grads) or v.grad is None:
+            return n.w
+        return max(n.w, display_width(format_value(v.grad, short=True)) * LABEL_CHAR_W + 6)
+
+    half = [max((room(nodes[k]) for k in lay), default=0.0) / 2 for lay in layers]
     xs = [0.0] * n_layers
     x = MARGIN + half[0] if n_layers else MARGIN
     for li in range(n_layers):
@@ -302,9 +312,49 @@ def layout(g: Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
         else:
             pts.append((b.x - b.w / 2, b.y + dy))
         e.points = pts
-        p, q = pts[-2], pts[-1]
-        e.label_at = ((p[0] + q[0]) / 2, (p[1] + q[1]) / 2)
+    _place_labels(edges, nodes, edge_w, show_grads and g.has_grads)
     return Layout(nodes, edges, width, height)
+
+
+#: Where along its last segment an edge label may sit (fractions from its start).
+_LABEL_SPOTS = (0.5, 0.62, 0.38, 0.74, 0.26, 0.84, 0.16)
+
+
+def _place_labels(edges: list[Edge], nodes: dict[Any, Node], widths: dict[int, float],
+                  grads: bool) -> None:
+    """Put each edge's label (value above the line, gradient below) on its last segment,
+    at the first spot that collides with no node and no label placed before it (the
+    midpoint when it is free, so simple graphs look as before; the least-overlapping
+    spot otherwise). Labels of edges fanning out of one node no longer pile up."""
+    boxes: list[tuple[float, float, float, float]] = []
+    for n in nodes.values():
+        below = 22.0 if grads and n.kind == "leaf" else 0.0
+        boxes.append((n.x - n.w / 2, n.y - n.h / 2, n.x + n.w / 2, n.y + n.h / 2 + below))
+
+    def overlap(b: tuple[float, float, float, float]) -> float:
+        area = 0.0
+        for o in boxes:
+            dx = min(b[2], o[2]) - max(b[0], o[0])
+            dy = min(b[3], o[3]) - max(b[1], o[1])
+            if dx > 0 and dy > 0:
+                area += dx * dy
+        return area
+
+    for e in edges:
+        p, q = e.points[-2], e.points[-1]
+        half = widths.get(e.index, 0.0) / 2 + 2
+        best = None
+        for t in _LABEL_SPOTS:
+            x, y = p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t
+            box = (x - half, y - 20.0, x + half, y + (21.0 if grads else 0.0))
+            cost = overlap(box)
+            if best is None or cost < best[0]:
+                best = (cost, (x, y), box)
+            if cost == 0:
+                break
+        e.label_at = best[1]
+        if half > 2:
+            boxes.append(best[2])
 
 
 def _edge_grad_text(g: Graph, e: Edge) -> str:
