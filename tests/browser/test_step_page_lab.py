@@ -4,7 +4,6 @@ check agrees with each gradient."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +12,6 @@ import pytest
 import chainrule as cr
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 EXPRESSIONS = {
     "abc": ("(a+b)*(b+c)", {"a": -1.0, "b": 3.0, "c": 4.0}, {"a": 2.5, "b": -0.5}),
@@ -36,16 +27,6 @@ def _python(expr: str, values: dict[str, float]) -> tuple[dict[str, float], floa
     y, leaves = evaluate(expr, {k: np.array(v) for k, v in values.items()})
     y.backward()
     return {k: float(t.grad.item()) for k, t in leaves.items()}, float(y.item())
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.mark.parametrize("name", sorted(EXPRESSIONS))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +11,6 @@ import pytest
 import chainrule as cr
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
-
 
 def _abc() -> cr.Tensor:
     a, b, c = (cr.tensor(v, requires_grad=True, name=n) for v, n in
@@ -59,16 +49,6 @@ def _residual() -> cr.Tensor:
 
 #: (text labels that overlap, cluster boxes that overlap, labels outside the drawing)
 OVERLAP_JS = (Path(__file__).with_name("overlap.js")).read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.mark.parametrize("graph", ["abc", "mlp"])

@@ -283,3 +283,11 @@ def test_numerical_grad_of_float32_warns_and_uses_a_float64_copy() -> None:
     with pytest.warns(UserWarning, match="float64 copy"):
         (g,) = cr.numerical_grad(lambda a: float(np.sum(a * a)), x)
     np.testing.assert_allclose(g, [1.0, 2.0], rtol=1e-6)
+
+
+def test_numerical_grad_of_a_read_only_array_warns() -> None:
+    x = np.array([1.0, 2.0])
+    x.flags.writeable = False
+    with pytest.warns(UserWarning, match="read-only"):
+        (g,) = cr.numerical_grad(lambda a: float(np.sum(a * a)), x)
+    np.testing.assert_allclose(g, [2.0, 4.0], rtol=1e-8)

@@ -173,6 +173,14 @@ def test_positional_reduction_is_refused_where_torch_puts_the_weight() -> None:
         F.cross_entropy(LOGITS, LABELS, "none")
 
 
+def test_a_class_weight_that_requires_grad_is_refused() -> None:
+    w = cr.tensor(W, requires_grad=True)
+    for fn in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(TypeError, match="class weight gets no gradient"):
+            fn(LOGITS, LABELS, w)
+    F.cross_entropy(LOGITS, LABELS, w.detach())
+
+
 def test_bad_inputs_are_named() -> None:
     with pytest.raises(ValueError, match="probabilities in"):
         F.binary_cross_entropy(LOGITS, (LOGITS > 0).astype(float))

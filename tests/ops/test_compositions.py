@@ -173,6 +173,10 @@ def test_pytorch_names() -> None:
     assert x.unsqueeze(1).shape == (2, 1, 3, 4)
     assert x.view(-1, 4).shape == (6, 4)
     assert x[0, 0].expand(3, -1).shape == (3, 4)
+    with pytest.raises(cr.ShapeError, match="new leading one"):
+        x[0, 0].expand(-1, 4)        # -1 on a new axis: PyTorch refuses too
+    with pytest.raises(cr.ShapeError, match="at least one size per axis"):
+        x.expand(4)
     assert x.float().dtype == np.float32 and x.double().dtype == np.float64
     assert x.long().dtype == np.int64 and not x.long().requires_grad
     assert cr.cat([x, x], dim=1).shape == (2, 6, 4)

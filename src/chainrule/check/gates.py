@@ -227,31 +227,24 @@ def check_case(gate: type[Gate], label: str, fn: Callable[..., Tensor], arrays: 
                 rel_err = r if rel_err is None else max(rel_err, r)
     res.max_abs_error = abs_err
     res.max_rel_error = rel_err
-    try:
-        res.first_order_ok = gradcheck(fn, xs, eps=eps, atol=atol, rtol=rtol)
-    except GradcheckError as e:
-        res.messages.append(f"first order: {e}")
-    except Exception as e:
-        res.messages.append(f"first order: {_error(e)}")
+    tol = {"eps": eps, "atol": atol, "rtol": rtol}
+
+    def attempt(what: str, check: Callable[[], bool]) -> bool:
+        """Run one check; a failure (or an error the gate raised) is a message."""
+        try:
+            return check()
+        except GradcheckError as e:
+            res.messages.append(f"{what}: {e}")
+        except Exception as e:
+            res.messages.append(f"{what}: {_error(e)}")
+        return False
+
+    res.first_order_ok = attempt("first order", lambda: gradcheck(fn, xs, **tol))
     if second_order:
-        try:
-            res.second_order_ok = gradgradcheck(fn, xs, eps=eps, atol=atol, rtol=rtol)
-        except GradcheckError as e:
-            res.second_order_ok = False
-            res.messages.append(f"second order: {e}")
-        except Exception as e:
-            res.second_order_ok = False
-            res.messages.append(f"second order: {_error(e)}")
+        res.second_order_ok = attempt("second order", lambda: gradgradcheck(fn, xs, **tol))
         # Forward mode is the double-vjp trick, so it exists wherever second order does.
-        try:
-            res.forward_mode_ok = gradcheck(fn, xs, eps=eps, atol=atol, rtol=rtol,
-                                            modes=("fwd",))
-        except GradcheckError as e:
-            res.forward_mode_ok = False
-            res.messages.append(f"forward mode: {e}")
-        except Exception as e:
-            res.forward_mode_ok = False
-            res.messages.append(f"forward mode: {_error(e)}")
+        res.forward_mode_ok = attempt("forward mode",
+                                      lambda: gradcheck(fn, xs, modes=("fwd",), **tol))
     return res
 
 

@@ -63,11 +63,13 @@ def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6,
             slots.append(x)
         else:
             if isinstance(data, np.ndarray) and data.dtype.kind == "f":
+                why = (f"a {data.dtype} difference quotient keeps few digits"
+                       if data.dtype not in _IN_PLACE else "the array is read-only")
                 warnings.warn(
                     f"numerical_grad: a {data.dtype} input is differenced on a float64 "
-                    f"copy (a {data.dtype} difference quotient keeps few digits), so f "
-                    f"must use the argument it is given; for the in-place idiom (f reads "
-                    f"the array from elsewhere), use float64 arrays", stacklevel=2)
+                    f"copy ({why}), so f must use the argument it is given; for the "
+                    f"in-place idiom (f reads the array from elsewhere), pass a writable "
+                    f"float64 array", stacklevel=2)
             w = np.array(data, dtype=np.float64)
             arrays.append(w)
             slots.append(wrap(w) if isinstance(x, Tensor) else w)

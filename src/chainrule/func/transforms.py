@@ -101,6 +101,16 @@ def _cotangent(v: Any, like: Tensor, what: str) -> Any:
     return v if isinstance(v, Tensor) else arr
 
 
+def _paired(where: str, what: str, points: Any, vectors: Any,
+            create_graph: bool) -> tuple[list[Tensor], list[Any]]:
+    """The inputs as leaves and one vector per input, of its shape (jvp, hvp)."""
+    xs, vs = _as_tuple(points), _as_tuple(vectors)
+    if len(xs) != len(vs):
+        raise ValueError(f"{where}: {len(vs)} {what}s for {len(xs)} inputs")
+    ins = [_leaf(x, create_graph) for x in xs]
+    return ins, [_cotangent(v, x, f"{where}: {what}") for v, x in zip(vs, ins)]
+
+
 def vjp(f: Callable[..., Any], *primals: Any, create_graph: bool = False
         ) -> tuple[Any, Callable[..., tuple[Tensor, ...]]]:
     """``(f(*primals), vjp_fn)``; ``vjp_fn(u)`` (``u`` shaped like the output, a tuple for
@@ -150,11 +160,7 @@ def jvp(f: Callable[..., Any], primals: Any, tangents: Any, *,
     """``(f(*primals), J · tangents)``, forward mode, exact (the double-vjp trick; see
     the module notes for its cost). ``primals`` and ``tangents`` are a tensor each or
     tuples of the same length and shapes; the result has the structure of f's output."""
-    xs, vs = _as_tuple(primals), _as_tuple(tangents)
-    if len(xs) != len(vs):
-        raise ValueError(f"jvp: {len(vs)} tangents for {len(xs)} primals")
-    ins = [_leaf(x, create_graph) for x in xs]
-    ts = [_cotangent(v, x, "jvp: tangent") for v, x in zip(vs, ins)]
+    ins, ts = _paired("jvp", "tangent", primals, tangents, create_graph)
     with enable_grad():
         raw = f(*ins)
     outs, many = _outputs(raw, "jvp")
@@ -270,11 +276,7 @@ def hvp(f: Callable[..., Any], inputs: Any, v: Any, *,
         create_graph: bool = False) -> tuple[Tensor, Any]:
     """``(f(inputs), H · v)`` for a scalar ``f`` (PyTorch's
     ``torch.autograd.functional.hvp``): two reverse passes, no Hessian formed."""
-    xs, vs = _as_tuple(inputs), _as_tuple(v)
-    if len(xs) != len(vs):
-        raise ValueError(f"hvp: {len(vs)} vectors for {len(xs)} inputs")
-    ins = [_leaf(x, create_graph) for x in xs]
-    cs = [_cotangent(vi, x, "hvp: v") for vi, x in zip(vs, ins)]
+    ins, cs = _paired("hvp", "v", inputs, v, create_graph)
     with enable_grad():
         y = _scalar(f(*ins), "hvp")
         gs = _grads([y], ins, [np.ones(y.shape, dtype=y.dtype)], True)

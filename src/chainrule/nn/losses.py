@@ -59,6 +59,15 @@ def _same_shape(where: str, x: Tensor, t: Any) -> Any:
     return t
 
 
+def _class_weight(where: str, weight: Any) -> None:
+    """The class weight of nll_loss/cross_entropy is a constant (PyTorch does not
+    differentiate it either): refuse one that asks for a gradient it would not get."""
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        raise TypeError(f"{where}: the class weight gets no gradient (it selects a weight "
+                        f"per target); pass weight.detach(), or multiply the per-sample "
+                        f"losses (reduction='none') by a weight tensor yourself")
+
+
 def _weight_is_not_reduction(where: str, weight: Any) -> None:
     if isinstance(weight, str):
         raise TypeError(f"{where}: the third argument is the class weight (as in PyTorch); "
@@ -92,6 +101,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     that are not ``ignore_index``."""
     where = "nll_loss"
     _weight_is_not_reduction(where, weight)
+    _class_weight(where, weight)
     _reduction(where, reduction)
     x = _t(input)
     t = _indices(where, target, x, ignore_index)
@@ -116,6 +126,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     ``label_smoothing`` (the target mixed with the uniform distribution)."""
     where = "cross_entropy"
     _weight_is_not_reduction(where, weight)
+    _class_weight(where, weight)
     _reduction(where, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing}")

@@ -172,6 +172,10 @@ def expand(x: Any, *sizes: Any) -> Tensor:
     if len(sizes) == 1 and not isinstance(sizes[0], (int, np.integer)):
         sizes = tuple(sizes[0])
     lead = len(sizes) - t.ndim
+    if lead < 0 or any(s == -1 for s in sizes[:lead]):
+        raise ShapeError(f"expand: sizes {tuple(sizes)} for a tensor of shape {t.shape}: "
+                         f"give at least one size per axis, and -1 (keep) only for an "
+                         f"existing axis, not a new leading one")
     shape = tuple(t.shape[i - lead] if s == -1 else int(s) for i, s in enumerate(sizes))
     return broadcast_to(t, shape)
 

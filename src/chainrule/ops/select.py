@@ -125,6 +125,8 @@ def topk(x: Any, k: int, dim: int = -1, largest: bool = True,
 def partition(a: Any, kth: Any, axis: int = -1, kind: str = "introselect",
               order: Any = None) -> Tensor:
     """``np.partition``, differentiable (the element order NumPy's partition gives)."""
+    if order is not None:
+        raise TypeError("partition: order= is for structured arrays, which tensors are not")
     x = as_tensor(a)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
