@@ -38,7 +38,7 @@ from .._tensor import Tensor, tensor
 from ..autograd import Gate, registered_gates
 from ..autograd import grad as _grad
 from ..errors import GradcheckError
-from . import specs_basic, specs_contract, specs_elementary, specs_scan
+from . import specs_basic, specs_contract, specs_conv, specs_elementary, specs_scan
 from .numerical import gradcheck, gradgradcheck, numerical_grad
 from .spec import (
     BOOL_MASK,
@@ -62,7 +62,7 @@ from .spec import (
 )
 
 #: The spec modules, one per kind of gate; a new kind adds its module here.
-SPEC_MODULES = (specs_basic, specs_contract, specs_elementary, specs_scan)
+SPEC_MODULES = (specs_basic, specs_contract, specs_conv, specs_elementary, specs_scan)
 
 _SPECS: list[GateSpec] = [s for m in SPEC_MODULES for s in m.SPECS]
 #: One spec per gate class of :mod:`chainrule.ops`, by class name, in table order.

@@ -36,6 +36,15 @@ from .activations import (
     softplus,
     softsign,
 )
+from .conv_functional import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    fold,
+    interpolate,
+    max_pool1d,
+    unfold,
+)
 from .losses import (
     _reduce,
     _reduction,
@@ -49,13 +58,64 @@ from .losses import (
     smooth_l1_loss,
 )
 
+conv1d = ops.conv1d
+conv2d = ops.conv2d
+conv_transpose2d = ops.conv_transpose2d
+max_pool2d = ops.max_pool2d
+avg_pool2d = ops.avg_pool2d
+
 __all__ = [
-    "affine", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu",
-    "cross_entropy", "dropout", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh",
-    "hinge_loss", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear", "log_softmax",
-    "logsigmoid", "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "relu", "relu6", "selu",
-    "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softmin",
-    "softplus", "softsign", "tanh",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "affine",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "celu",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
+    "cross_entropy",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "elu",
+    "fold",
+    "gelu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "hinge_loss",
+    "huber_loss",
+    "interpolate",
+    "kl_div",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "logsigmoid",
+    "max_pool1d",
+    "max_pool2d",
+    "mish",
+    "mse_loss",
+    "nll_loss",
+    "normalize",
+    "one_hot",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softmax_cross_entropy",
+    "softmin",
+    "softplus",
+    "softsign",
+    "tanh",
+    "unfold",
 ]
 
 def _tensor(x: Any) -> Tensor:
@@ -140,12 +200,41 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
     return ops.mul(x, mask)
 
 
+def _channel_dropout(where: str, x: Any, p: float, training: bool, ndim: int) -> Tensor:
+    p = _check_p(where, p)
+    x = _tensor(x)
+    if x.ndim not in (ndim, ndim + 1):
+        raise ShapeError(f"{where}: expected a batch (N, C, {'L' if ndim == 2 else 'H, W'}) "
+                         f"or one sample, got shape {x.shape}")
+    if not training or p == 0.0:
+        return x
+    dt = x.data.dtype if x.data.dtype.kind == "f" else np.float64
+    lead = x.shape[:x.ndim - ndim + 1]                    # (N, C) or (C,)
+    keep = get_rng().random(lead) >= p if p < 1.0 else np.zeros(lead, dtype=bool)
+    mask = keep.astype(dt) * (1.0 / (1.0 - p) if p < 1.0 else 0.0)
+    return ops.mul(x, mask.reshape(*lead, *(1,) * (ndim - 1)))
+
+
+def dropout2d(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
+    """Channel dropout for ``(N, C, H, W)`` (or ``(C, H, W)``): zero each whole channel
+    with probability ``p`` and scale the others by 1/(1-p), as
+    ``torch.nn.functional.dropout2d`` (neighbouring pixels are correlated, so dropping
+    single pixels would hardly regularise). The identity when ``training=False``."""
+    return _channel_dropout("dropout2d", input, p, training, 3)
+
+
+def dropout1d(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
+    """Channel dropout for ``(N, C, L)`` (or ``(C, L)``), as PyTorch's ``dropout1d``."""
+    return _channel_dropout("dropout1d", input, p, training, 2)
+
+
 def _channel_layout(x: Tensor, where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     if x.ndim == 2:
         return (0,), (x.shape[1],)
-    if x.ndim == 3:
-        return (0, 2), (x.shape[1], 1)
-    raise ShapeError(f"{where}: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+    if x.ndim in (3, 4, 5):
+        return (0, *range(2, x.ndim)), (x.shape[1], *(1,) * (x.ndim - 2))
+    raise ShapeError(f"{where}: expected input of shape (N, C), (N, C, L), (N, C, H, W) or "
+                     f"(N, C, D, H, W), got {x.shape}")
 
 
 def _as_param_shape(v: Any, shape: tuple[int, ...], what: str, where: str) -> Any:
@@ -167,7 +256,8 @@ def batch_norm(x: Any, running_mean: Any = None, running_var: Any = None,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Batch normalisation over the batch (and length) axes, per channel.
 
-    ``x`` is ``(N, C)`` or ``(N, C, L)``. In training, each channel is normalised with
+    ``x`` is ``(N, C)``, ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)``. In
+    training, each channel is normalised with
     the batch's mean and (biased) variance, ``x_hat = (x - mean) / sqrt(var + eps)``, and
     ``running_mean``/``running_var`` (if given; Tensors or ndarrays of shape ``(C,)``)
     are updated in place: ``r = (1 - momentum) * r + momentum * batch_stat``, with the

@@ -207,12 +207,15 @@ class BatchNorm1d(Module):
             for b in (self.running_mean, self.running_var, self.num_batches_tracked):
                 b.mark_modified()
 
+    #: The input ranks the layer takes and how its error message names them.
+    _ranks: tuple[int, ...] = (2, 3)
+    _layout = "(N, {c}) or (N, {c}, L)"
+
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x.data if isinstance(x, Tensor) else x)
-        if len(shape) not in (2, 3) or shape[1] != self.num_features:
-            raise ShapeError(f"BatchNorm1d({self.num_features}): expected input of shape "
-                             f"(N, {self.num_features}) or (N, {self.num_features}, L), "
-                             f"got {shape}")
+        if len(shape) not in self._ranks or shape[1] != self.num_features:
+            raise ShapeError(f"{type(self).__name__}({self.num_features}): expected input of "
+                             f"shape {self._layout.format(c=self.num_features)}, got {shape}")
         use_batch = self.training or not self.track_running_stats
         momentum = 0.0
         if self.training and self.track_running_stats:

@@ -27,11 +27,13 @@ from ..autograd import Gate, apply, gate_classes
 from . import (
     arithmetic,
     contract,
+    conv,
     elementary,
     elementwise,
     layout,
     linalg,
     losses,
+    pool,
     reduction,
     scan,
     select,
@@ -43,8 +45,8 @@ from ._registry import Export, export, exports, on_export
 
 bind_all()
 
-_MODULES = (arithmetic, contract, elementary, elementwise, layout, linalg, losses, reduction,
-            scan, select, shape, statistics)
+_MODULES = (arithmetic, contract, conv, elementary, elementwise, layout, linalg, losses, pool,
+            reduction, scan, select, shape, statistics)
 _GATES = {name: cls for name, cls in gate_classes().items()
           if any(cls.__module__ == m.__name__ for m in _MODULES)}
 _FUNCTIONS = {e.name: e.fn for e in exports() if e.public}
