@@ -92,7 +92,8 @@ class _Pool(Gate):
 
     def _scatter(self, gy: np.ndarray, part: Any) -> np.ndarray:
         """The gradient on the input: tap ``(i, j)``'s share ``part(p, gy)`` of each
-        window's gradient, added onto the inputs it read (padding dropped)."""
+        window's gradient (an array, or a pair of factors to multiply), added onto the
+        inputs it read (padding dropped)."""
         win = self.win
         n, c = self.x_shape[:2]
         pt, _, pl, _ = win.pads
@@ -100,10 +101,16 @@ class _Pool(Gate):
         for p, i, j in win.each_tap():
             rows, cols = win.tap(i, j)
             view = gxp[:, :, rows, cols]
-            if win.disjoint():
-                np.copyto(view, part(p, gy))
+            share = part(p, gy)
+            if isinstance(share, tuple):          # (g, mask): multiplied into place
+                if win.disjoint():
+                    np.multiply(*share, out=view)
+                else:
+                    view += np.multiply(*share)
+            elif win.disjoint():
+                np.copyto(view, share)
             else:
-                view += part(p, gy)
+                view += share
         return gxp[:, :, pt:pt + win.h, pl:pl + win.w]
 
     def _graph(self, gy: Tensor, share: Any) -> Tensor:
@@ -129,12 +136,17 @@ class MaxPool2d(_Pool):
         xp, win = self._windows(x, -np.inf)
         taps = [xp[:, :, r, c] for r, c in (win.tap(i, j) for _, i, j in win.each_tap())]
         y = np.array(taps[0], order="K")
-        arg = np.zeros_like(y, dtype=np.uint8 if win.taps < 256 else np.int32)
+        # The winning tap of each window, kept as it is found: a tap wins only if it is
+        # strictly greater than the best so far, so the first maximum keeps a tie.
+        arg = np.zeros_like(y, dtype=np.uint8 if len(taps) <= 256 else np.int32)
+        step = np.empty_like(arg)
         for p, v in enumerate(taps[1:], 1):
-            np.copyto(arg, p, where=v > y)
+            won = np.greater(v, y)
+            np.subtract(arg.dtype.type(p), arg, out=step)    # arg += won * (p - arg)
+            np.multiply(step, won, out=step)
+            arg += step
             np.maximum(y, v, out=y)
-        nan = np.isnan(y)
-        if nan.any():                   # PyTorch's rule: the window's last NaN wins
+        if np.isnan(y).any():                                 # PyTorch: the last NaN wins
             for p, v in enumerate(taps):
                 np.copyto(arg, p, where=np.isnan(v))
         self.arg = arg
@@ -155,7 +167,7 @@ class MaxPool2d(_Pool):
             hot = np.arange(self.win.taps).reshape(self.win.kh, self.win.kw)
             share = wn.channels_last(arg)[..., None, None] == hot
             return self._graph(gy, share.astype(gy.dtype))
-        return self._scatter(np.asarray(gy), lambda p, g: np.multiply(g, arg == p))
+        return self._scatter(np.asarray(gy), lambda p, g: (g, arg == p))
 
 
 class AvgPool2d(_Pool):

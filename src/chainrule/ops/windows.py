@@ -142,15 +142,27 @@ def padded(x: np.ndarray, win: Window, fill: float = 0.0) -> np.ndarray:
 def cols_buffer(n: int, c: int, win: Window, dtype: Any,
                 extra: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A ``(N*OH*OW, kh*kw*C + extra)`` GEMM operand and its ``(N, OH, OW, kh, kw, C)``
-    view, which :func:`fill_cols` fills (the ``extra`` columns are left to the caller)."""
+    view, which :func:`fill_cols` fills (the ``extra`` columns are left to the caller).
+
+    With one or two channels the operand is the transpose of a row-major
+    ``(kh*kw*C + extra, N*OH*OW)`` array, so that each tap's copy is one contiguous
+    run rather than a stride-``K`` scatter (measured 2x faster for a first layer; the
+    GEMM takes the transposed operand as it is)."""
     k = win.taps * c
-    buf = np.empty((n * win.oh * win.ow, k + extra), dtype=dtype)
-    s = buf.itemsize
-    row = (k + extra) * s
+    m = n * win.oh * win.ow
+    s = np.dtype(dtype).itemsize
+    if c <= 2:
+        buf = np.empty((k + extra, m), dtype=dtype)
+        pos, ch = s, m * s
+        operand = buf.T
+    else:
+        buf = np.empty((m, k + extra), dtype=dtype)
+        pos, ch = (k + extra) * s, s
+        operand = buf
     view = np.lib.stride_tricks.as_strided(
         buf, (n, win.oh, win.ow, win.kh, win.kw, c),
-        (win.oh * win.ow * row, win.ow * row, row, win.kw * c * s, c * s, s), writeable=True)
-    return buf, view
+        (win.oh * win.ow * pos, win.ow * pos, pos, win.kw * c * ch, c * ch, ch), writeable=True)
+    return operand, view
 
 
 def fill_cols(xp: np.ndarray, win: Window, cols: np.ndarray) -> None:
