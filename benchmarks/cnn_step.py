@@ -256,7 +256,7 @@ def gate_profile(impl: mlp_harness.Impl, steps: int) -> str:
             if raw is None:
                 continue
 
-            def timed(self, *a, _raw=raw, _key=f"{cls.__name__}.{kind[1:]}"):  # noqa: ANN001
+            def timed(self, *a, _raw=raw, _key=f"{cls.__name__}.{kind[1:]}"):
                 t0 = clock()
                 try:
                     return _raw(self, *a)

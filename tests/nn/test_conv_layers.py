@@ -65,7 +65,7 @@ def test_unfold_and_fold_match_torch() -> None:
     cols = _r(2, 18, 20)
     compare_with_torch(lambda a: F.fold(a, (7, 9), **kw), lambda a: TF.fold(a, (7, 9), **kw),
                        [cols])
-    with pytest.raises(ShapeError, match="fold: 15 columns do not fit.*4x5 = 20"):
+    with pytest.raises(ShapeError, match=r"fold: 15 columns do not fit.*4x5 = 20"):
         F.fold(_r(2, 18, 15), (7, 9), **kw)
 
 

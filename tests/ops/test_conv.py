@@ -122,8 +122,8 @@ def test_max_pool2d_matches_torch(kw: dict) -> None:
     compare_with_torch(lambda a: cr.max_pool2d(a, **kw), lambda a: TF.max_pool2d(a, **kw),
                        [_distinct(2, 3, 7, 8)])
     x = _distinct(2, 3, 7, 8)
-    y, idx = cr.max_pool2d(x, **kw, return_indices=True)
-    ty, tidx = TF.max_pool2d(torch.tensor(x), **kw, return_indices=True)
+    _y, idx = cr.max_pool2d(x, **kw, return_indices=True)
+    _ty, tidx = TF.max_pool2d(torch.tensor(x), **kw, return_indices=True)
     np.testing.assert_array_equal(idx.data, tidx.numpy())
     assert idx.data.dtype == np.int64 and not idx.requires_grad
 
@@ -178,7 +178,7 @@ def test_pool_float32_keeps_dtype_and_matches_torch() -> None:
 
 def _book_im2col(x: np.ndarray, fh: int, fw: int, stride: int, pad: int) -> np.ndarray:
     """Chapter 7's im2col, position by position (a slow, obviously right reference)."""
-    n, c, h, w = x.shape
+    n, _c, h, w = x.shape
     oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     rows = []
