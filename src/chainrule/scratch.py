@@ -29,7 +29,8 @@ import numpy as np
 
 from . import ops
 
-__all__ = ["AddLayer", "Affine", "MulLayer", "Relu", "Sigmoid", "SoftmaxWithLoss"]
+__all__ = ["AddLayer", "Affine", "Convolution", "MulLayer", "Pooling", "Relu", "Sigmoid",
+           "SoftmaxWithLoss"]
 
 
 def _number(v: Any) -> Any:
@@ -161,3 +162,70 @@ class SoftmaxWithLoss:
         """``(softmax(x) - t) / N``, times ``dout``."""
         grads = self._gate.backward(float(dout))
         return grads[0] if isinstance(grads, tuple) else grads
+
+
+class Convolution:
+    """The book's convolution layer (chapter 7): ``W`` is ``(FN, C, FH, FW)``, ``b``
+    ``(FN,)``; ``forward(x)`` maps ``(N, C, H, W)`` to ``(N, FN, OH, OW)``;
+    ``backward(dout)`` returns ``dx`` and stores ``self.dW`` and ``self.db``. It drives
+    the engine's Conv2d gate by hand, which is the book's im2col, one matrix product
+    and col2im (``chainrule.ops.im2col``/``col2im`` are the book's functions, for a
+    line-by-line version). ``W`` and ``b`` are the caller's arrays."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+        self.x: np.ndarray | None = None
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
+        self._gate = self._new_gate()
+
+    def _new_gate(self) -> Any:
+        return ops.Conv2d((self.stride, self.stride), (self.pad,) * 4)
+
+    def forward(self, x: Any) -> np.ndarray:
+        """The convolution of ``x`` with every filter, plus its bias."""
+        self.x = np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32))
+        self._gate = self._new_gate()
+        return self._gate.forward(self.x, np.asarray(self.W), np.asarray(self.b))
+
+    def backward(self, dout: Any) -> np.ndarray:
+        """``dx = col2im(dout · W_colᵀ)``; keeps ``dW = colᵀ · dout`` and ``db = Σ dout``."""
+        dx, self.dW, self.db = self._gate.backward(np.asarray(dout))
+        return dx
+
+
+class Pooling:
+    """The book's max-pooling layer: the maximum of each ``pool_h x pool_w`` window,
+    moved by ``stride`` (the book's default 1); ``backward(dout)`` sends each window's
+    gradient to its maximum (the first one on a tie, as the book's ``argmax``). As in
+    the book, ``pad`` pads with zeros. Drives the engine's MaxPool2d gate by hand."""
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> None:
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+        self.x: np.ndarray | None = None
+        self._gate = self._new_gate()
+
+    def _new_gate(self) -> Any:
+        return ops.MaxPool2d((self.pool_h, self.pool_w), (self.stride, self.stride),
+                             (0, 0, 0, 0))
+
+    def forward(self, x: Any) -> np.ndarray:
+        """The maximum of each window."""
+        self.x = np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32))
+        p = self.pad
+        xp = np.pad(self.x, ((0, 0), (0, 0), (p, p), (p, p))) if p else self.x
+        self._gate = self._new_gate()
+        return self._gate.forward(xp)
+
+    def backward(self, dout: Any) -> np.ndarray:
+        """``dout`` routed to each window's maximum, 0 elsewhere."""
+        dx = self._gate.backward(np.asarray(dout))
+        p = self.pad
+        return dx[:, :, p:dx.shape[2] - p, p:dx.shape[3] - p] if p else dx
+

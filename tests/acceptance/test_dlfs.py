@@ -115,3 +115,42 @@ def test_numerical_grad_of_a_scratch_net_matches_backprop() -> None:
     for k in num:
         np.testing.assert_allclose(bp[k], num[k], rtol=1e-5, atol=1e-8)
     assert cr.scratch.Affine is Affine
+
+
+def test_simple_convnet_gradient_check_and_training() -> None:
+    out = run("simple_convnet.py", "1").splitlines()
+    diffs = {line.split(":")[0]: float(line.split(":")[1]) for line in out
+             if line[:2] in ("W1", "b1", "W2", "b2", "W3", "b3")}
+    assert set(diffs) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    assert all(0 < d < 1e-8 for d in diffs.values()), diffs
+    assert any("backprop agrees with numerical differentiation" in line for line in out)
+    acc = float(out[-1].split("test accuracy ")[1])
+    assert out[-1].startswith("epoch 1:") and acc > 0.6
+
+
+def test_convolution_and_pooling_follow_the_book() -> None:
+    from chainrule.scratch import Convolution, Pooling
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 7, 7))
+    W, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    conv = Convolution(W, b, stride=2, pad=1)
+    assert conv.W is W and conv.b is b
+    out = conv.forward(x)
+    # the book's forward: im2col, one product with the filters as columns, plus b
+    col = cr.im2col(x, 3, 3, stride=2, pad=1).data
+    ref = (col @ W.reshape(4, -1).T + b).reshape(2, 4, 4, 4).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(out, ref, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    dx = conv.backward(dout)
+    d2 = dout.transpose(0, 2, 3, 1).reshape(-1, 4)
+    np.testing.assert_allclose(conv.db, d2.sum(0), atol=1e-12)
+    np.testing.assert_allclose(conv.dW, (col.T @ d2).T.reshape(4, 3, 3, 3), atol=1e-12)
+    np.testing.assert_allclose(dx, cr.col2im(d2 @ W.reshape(4, -1), x.shape, 3, 3, 2, 1).data,
+                               atol=1e-12)
+    pool = Pooling(2, 2, stride=2)
+    y = pool.forward(np.array([[[[1.0, 3, 2, 2], [3, 0, 1, 2], [0, 0, 5, 4], [0, 0, 4, 5]]]]))
+    np.testing.assert_array_equal(y, [[[[3.0, 2], [0, 5]]]])
+    # ties go to the first maximum (the book's argmax): 3 at (0, 1), 2 at (0, 2), 0 at (2, 0)
+    np.testing.assert_array_equal(pool.backward(np.ones((1, 1, 2, 2))),
+                                  [[[[0.0, 1, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]]])
