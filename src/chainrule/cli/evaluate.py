@@ -74,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
                                    allow_sample=args.dataset is not None, dtype=dtype)
         sizes = [int(s) for s in config["sizes"]]
         n_in = int(np.prod(data.x.shape[1:]))
-        if n_in != sizes[0]:
-            return _err(f"the model takes {sizes[0]} inputs but {about.split(':')[0]} has "
+        wants = int(np.prod(config["image_shape"])) if config.get("model") == "cnn" \
+            else sizes[0]
+        if n_in != wants:
+            return _err(f"the model takes {wants} inputs but {about.split(':')[0]} has "
                         f"{n_in} values per sample")
         if data.y.size and int(data.y.max()) >= sizes[-1]:
             return _err(f"the data has labels up to {int(data.y.max())} but the model has "

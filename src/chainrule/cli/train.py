@@ -1,4 +1,5 @@
-"""``chainrule train``: train an MLP on MNIST, Fashion-MNIST or the embedded sample.
+"""``chainrule train``: train an MLP or a CNN on MNIST, Fashion-MNIST or the embedded
+sample.
 
 With no options it trains a 784-256-256-10 ReLU network with Adam on MNIST: the full
 60,000 images when they are on disk, otherwise the 5,000-digit sample shipped inside
@@ -12,6 +13,12 @@ writes a run folder::
         curves.png       loss and accuracy per epoch
         confusion.png    confusion matrix on the test set
         samples.png      test images with predicted/true labels (wrong ones in red)
+        filters.png      --model cnn: the first convolution's learned filters
+        feature_maps.png --model cnn: one test image through the convolution blocks
+
+``--model cnn`` trains a LeNet-style network instead: blocks of a 3x3 convolution, ReLU
+and 2x2 max pooling (``--channels 16 32``: two blocks), then a hidden layer of 128
+(``--hidden``) and the output layer.
 
 Ctrl-C stops after the current step and saves the checkpoint;
 ``chainrule train --resume runs/.../checkpoint.npz`` continues and ends with exactly
@@ -43,7 +50,10 @@ from ._args import (
 #: given", so that ``--resume`` can tell what the user asked to change).
 DEFAULTS: dict[str, Any] = {
     "dataset": "mnist",
+    "model": "mlp",
     "hidden": [256, 256],
+    "channels": [16, 32],
+    "kernel_size": 3,
     "activation": "relu",
     "dropout": 0.0,
     "optimizer": "adam",
@@ -57,20 +67,26 @@ DEFAULTS: dict[str, Any] = {
     "dtype": "float32",
     "threads": 1,
 }
+#: What differs for ``--model cnn``: its linear part after the convolution blocks.
+CNN_HIDDEN = [128]
+#: Options only a CNN has.
+CNN_ONLY = ("channels", "kernel_size")
 #: Options a resumed run may change (everything else must match the checkpoint).
 RESUMABLE_OVERRIDES = ("epochs",)
 EVAL_BATCH = 1000
 FILES = ("config.json", "metrics.csv", "checkpoint.npz", "curves.png", "confusion.png",
          "samples.png")
+CNN_FILES = ("filters.png", "feature_maps.png")
 
 
 def register(subparsers: Any) -> None:
     """Add the ``train`` subcommand."""
-    from ..train import ACTIVATIONS, DEFAULT_LR, OPTIMIZERS
+    from ..train import ACTIVATIONS, DEFAULT_LR, MODELS, OPTIMIZERS
 
     d = DEFAULTS
     p = subparsers.add_parser(
-        "train", help="train an MLP on MNIST / Fashion-MNIST, with plots and checkpoints",
+        "train", help="train an MLP or a CNN on MNIST / Fashion-MNIST, with plots and "
+                      "checkpoints",
         description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     data = p.add_argument_group("data")
@@ -88,9 +104,21 @@ def register(subparsers: Any) -> None:
                            "about 3 points of test accuracy; 0 on the 60,000-image "
                            "datasets)")
     model = p.add_argument_group("model")
+    model.add_argument("--model", choices=MODELS, default=None,
+                       help=f"mlp: fully connected layers; cnn: convolution blocks, then "
+                            f"fully connected layers (default {d['model']})")
     model.add_argument("--hidden", type=positive_int, nargs="+", default=None,
                        metavar="N", help=f"hidden layer sizes (default "
-                                         f"{' '.join(map(str, d['hidden']))})")
+                                         f"{' '.join(map(str, d['hidden']))}; with --model "
+                                         f"cnn: {' '.join(map(str, CNN_HIDDEN))}, after the "
+                                         f"convolution blocks)")
+    model.add_argument("--channels", type=positive_int, nargs="+", default=None,
+                       metavar="C", help=f"--model cnn: output channels of each convolution "
+                                         f"block, each followed by ReLU and 2x2 max pooling "
+                                         f"(default {' '.join(map(str, d['channels']))})")
+    model.add_argument("--kernel-size", type=positive_int, default=None, metavar="K",
+                       help=f"--model cnn: odd size of the square filters (default "
+                            f"{d['kernel_size']}; padded to keep the image size)")
     model.add_argument("--activation", choices=ACTIVATIONS, default=None,
                        help=f"activation of the hidden layers (default {d['activation']})")
     model.add_argument("--dropout", type=fraction, default=None, metavar="P",
@@ -200,6 +228,11 @@ def _make_scheduler(name: str, optimizer: Any, epochs: int) -> Any:
 def _describe_model(config: dict[str, Any], n_params: int) -> str:
     sizes = "-".join(map(str, config["sizes"]))
     extra = f", dropout {config['dropout']}" if config.get("dropout") else ""
+    if config.get("model") == "cnn":
+        k = config["kernel_size"]
+        blocks = " ".join(f"[conv {k}x{k} {c}, pool 2]" for c in config["channels"])
+        return (f"CNN {blocks} then {sizes} ({config['activation']}{extra}), "
+                f"{n_params:,} parameters, {config['dtype']}")
     return (f"MLP {sizes} ({config['activation']}{extra}), {n_params:,} parameters, "
             f"{config['dtype']}")
 
@@ -260,6 +293,10 @@ def run(args: argparse.Namespace) -> int:
                 if k == "hidden":
                     saved = list(config["sizes"][1:-1])
                     v = list(v)
+                if k == "model":
+                    saved = config.get("model", "mlp")
+                if k == "channels":
+                    v = list(v)
                 if k == "dataset" and v in (config["dataset"], config["dataset_resolved"]):
                     continue
                 if saved != v:
@@ -281,6 +318,18 @@ def run(args: argparse.Namespace) -> int:
             out_dir = Path(args.out) if args.out else Path(args.resume).resolve().parent
         else:
             config = {**DEFAULTS, **given}
+            if config["model"] == "cnn":
+                config["hidden"] = list(given.get("hidden", CNN_HIDDEN))
+                config["channels"] = list(config["channels"])
+                if config["kernel_size"] % 2 == 0:
+                    return _err(f"--kernel-size {config['kernel_size']}: use an odd size, "
+                                f"so that padding keeps the image size")
+            else:
+                stray = [f"--{k.replace('_', '-')}" for k in CNN_ONLY if k in given]
+                if stray:
+                    return _err(f"{', '.join(stray)} only apply to --model cnn")
+                for k in CNN_ONLY:
+                    config.pop(k)
             config["hidden"] = list(config["hidden"])
             config["data_dir"] = args.data_dir
             if config["lr"] is None:
@@ -300,6 +349,17 @@ def run(args: argparse.Namespace) -> int:
             config["dataset_resolved"] = _resolved_name(config, train_set)
             if config["shift"] is None:
                 config["shift"] = 2 if config["dataset_resolved"] == "mnist-sample" else 0
+            if config["model"] == "cnn":
+                side = math.isqrt(n_in)
+                if side * side != n_in:
+                    return _err(f"--model cnn needs square images; {about} has {n_in} "
+                                f"values per sample")
+                blocks = len(config["channels"])
+                n_in = config["channels"][-1] * (side >> blocks) ** 2
+                config["image_shape"] = [1, side, side]
+                if side >> blocks < 1:
+                    return _err(f"--channels: {blocks} pooling blocks halve a {side}x{side} "
+                                f"image to nothing; give fewer channel counts")
             config["sizes"] = [n_in, *config.pop("hidden"), len(classes)]
             config["classes"] = classes
         else:
@@ -338,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
             "train_samples": len(train_set),
             "test_samples": len(test_set),
             "parameters": int(n_params),
-            "model": _describe_model(config, n_params),
+            "model_description": _describe_model(config, n_params),
             "versions": {"chainrule": __version__, "numpy": np.__version__,
                          "python": platform.python_version()},
             "options_given": {k: v for k, v in given.items()},
@@ -364,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             info["created"] = _dt.datetime.now().isoformat(timespec="seconds")
         _write_json(out_dir / "config.json", info)
-        say(f"model: {info['model']}; optimizer: {_describe_optim(config)}")
+        say(f"model: {info['model_description']}; optimizer: {_describe_optim(config)}")
         say(f"training: {config['epochs']} epochs of {len(train_loader)} batches of "
             f"{config['batch_size']}" + (f", random shifts up to {config['shift']} px"
                                          if transform is not None else "")
@@ -392,7 +452,7 @@ def run(args: argparse.Namespace) -> int:
         # -------------------------------------------------------------- report
         plots_note = ""
         if not args.no_plots:
-            plots_note = _plots(out_dir, history, ev, test_set, config)
+            plots_note = _plots(out_dir, history, ev, test_set, config, model)
         best = max(history, key=lambda r: r.test_acc) if history else None
         summary = (f"test accuracy {100 * ev.accuracy:.2f}% (loss {ev.loss:.4f}) after "
                    f"{len(history)} epochs")
@@ -414,13 +474,32 @@ def model_loss() -> Any:
     return nn.SoftmaxCrossEntropy()
 
 
+def _cnn_plots(out_dir: Path, model: Any, test_set: Any) -> None:
+    """The book's figures: the first convolution's filters, and the feature maps of the
+    first test image after each convolution block (ReLU applied)."""
+    from .. import nn
+    from ..autograd import no_grad
+    from ..train import plot_feature_maps, plot_filters
+
+    convs = [m for m in model if isinstance(m, nn.Conv2d)]
+    plot_filters(convs[0].weight.data, out_dir / "filters.png")
+    stages, x = [], test_set.x[:1]
+    with no_grad():
+        for layer in model:
+            x = layer(x)
+            if isinstance(layer, nn.ReLU) and x.ndim == 4:
+                stages.append((f"block {len(stages) + 1}", x.data[0]))
+    plot_feature_maps(test_set.x[0], stages, out_dir / "feature_maps.png")
+
+
 def _plots(out_dir: Path, history: list[Any], ev: Any, test_set: Any,
-           config: dict[str, Any]) -> str:
+           config: dict[str, Any], model: Any = None) -> str:
     """Draw the three PNGs; returns a note for the final line (empty if all is well)."""
     from ..train import plot_confusion, plot_curves, plot_samples
     classes = config.get("classes") or [str(i) for i in range(ev.num_classes)]
     short = [c.split("/")[0] for c in classes]
-    title = (f"{getattr(test_set, 'title', type(test_set).__name__)}, MLP "
+    kind = "CNN" if config.get("model") == "cnn" else "MLP"
+    title = (f"{getattr(test_set, 'title', type(test_set).__name__)}, {kind} "
              + "-".join(map(str, config["sizes"])))
     try:
         if history:
@@ -428,6 +507,8 @@ def _plots(out_dir: Path, history: list[Any], ev: Any, test_set: Any,
         plot_confusion(ev.confusion_matrix(), short, out_dir / "confusion.png",
                        title=f"confusion matrix, {len(ev.targets):,} test images")
         plot_samples(test_set.x, ev.predictions, ev.targets, short, out_dir / "samples.png")
+        if kind == "CNN":
+            _cnn_plots(out_dir, model, test_set)
     except ImportError as e:
         print(f"chainrule train: plots skipped: {e}", file=sys.stderr)
         return " (no plots: matplotlib missing)"

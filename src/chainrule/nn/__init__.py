@@ -54,6 +54,7 @@ from .conv_layers import (
     Dropout2d,
     MaxPool1d,
     MaxPool2d,
+    Unflatten,
     Upsample,
 )
 from .layers import (
@@ -129,6 +130,7 @@ __all__ = [
     "Softplus",
     "Softsign",
     "Tanh",
+    "Unflatten",
     "Upsample",
     "current_scope",
     "functional",

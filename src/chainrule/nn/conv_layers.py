@@ -25,7 +25,7 @@ from .module import Module, Parameter
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BatchNorm2d",
     "Conv1d", "Conv2d", "ConvTranspose2d", "Dropout1d", "Dropout2d", "MaxPool1d", "MaxPool2d",
-    "Upsample",
+    "Unflatten", "Upsample",
 ]
 
 
@@ -320,3 +320,27 @@ class Upsample(Module):
         what = f"size={self.size}" if self.size is not None else \
             f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size``, as ``torch.nn.Unflatten``: e.g.
+    ``Unflatten(1, (1, 28, 28))`` turns rows of 784 pixels into ``(N, 1, 28, 28)``
+    images for a convolution."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim = int(dim)
+        self.unflattened_size = tuple(int(v) for v in unflattened_size)
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        d = self.dim % len(shape) if shape else 0
+        want = int(np.prod(self.unflattened_size))
+        if not shape or (shape[d] != want and -1 not in self.unflattened_size):
+            raise ShapeError(f"Unflatten({self.dim}, {self.unflattened_size}): axis "
+                             f"{self.dim} of an input of shape {shape} must have {want} "
+                             f"elements")
+        return ops.reshape(x, (*shape[:d], *self.unflattened_size, *shape[d + 1:]))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -30,11 +30,13 @@ from .checkpoint import (
     validate_checkpoint,
 )
 from .metrics import EpochResult, Evaluation, StepInfo, TrainingInterrupted, evaluate
-from .plots import plot_confusion, plot_curves, plot_samples
+from .plots import plot_confusion, plot_curves, plot_feature_maps, plot_filters, plot_samples
 from .recipes import (
     ACTIVATIONS,
     DEFAULT_LR,
+    MODELS,
     OPTIMIZERS,
+    build_cnn,
     build_mlp,
     make_optimizer,
     model_from_config,
@@ -45,6 +47,7 @@ __all__ = [
     "ACTIVATIONS",
     "CHECKPOINT_FORMAT",
     "DEFAULT_LR",
+    "MODELS",
     "OPTIMIZERS",
     "CSVLogger",
     "Callback",
@@ -57,6 +60,7 @@ __all__ = [
     "Trainer",
     "TrainingInterrupted",
     "blas_threads",
+    "build_cnn",
     "build_mlp",
     "evaluate",
     "fit",
@@ -65,6 +69,8 @@ __all__ = [
     "model_from_config",
     "plot_confusion",
     "plot_curves",
+    "plot_feature_maps",
+    "plot_filters",
     "plot_samples",
     "validate_checkpoint",
 ]

@@ -1,4 +1,5 @@
-"""Figures of a run as PNG files: learning curves, confusion matrix, sample predictions.
+"""Figures of a run as PNG files: learning curves, confusion matrix, sample predictions,
+and for a convolutional network its first layer's filters and one image's feature maps.
 
 matplotlib is imported when a figure is drawn (``pip install chainrule[plot]``).
 """
@@ -16,7 +17,7 @@ import numpy as np
 from .._io import atomic_open
 from .metrics import EpochResult
 
-__all__ = ["plot_confusion", "plot_curves", "plot_samples"]
+__all__ = ["plot_confusion", "plot_curves", "plot_feature_maps", "plot_filters", "plot_samples"]
 
 
 def _pyplot() -> Any:
@@ -140,5 +141,66 @@ def plot_samples(images: np.ndarray, predictions: np.ndarray, targets: np.ndarra
         ax.set_title(f"{classes[predictions[i]]}/{classes[targets[i]]}", fontsize=8,
                      color="black" if ok else "red")
     fig.suptitle(title or "test images: predicted/true (wrong in red)", fontsize=10)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def _grid(n: int, columns: int) -> tuple[int, int]:
+    columns = max(1, min(columns, n))
+    return -(-n // columns), columns
+
+
+def plot_filters(weight: np.ndarray, path: str | os.PathLike[str], *, columns: int = 8,
+                 title: str = "") -> Path:
+    """The filters of a convolution layer, ``weight`` ``(C_out, C_in, kh, kw)``, one
+    tile each (the input channels averaged), as *Deep Learning from Scratch*'s figure
+    7-24: each tile on its own grey scale, dark = large weight, so that edge and blob
+    detectors show after training."""
+    w = np.asarray(weight, dtype=np.float64)
+    if w.ndim != 4:
+        raise ValueError(f"plot_filters: expected a (C_out, C_in, kh, kw) weight, got shape "
+                         f"{w.shape}")
+    tiles = w.mean(axis=1)
+    plt = _pyplot()
+    rows, cols = _grid(len(tiles), columns)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.1 * rows + 0.5), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, (ax, t) in enumerate(zip(axes.ravel(), tiles)):
+        ax.imshow(t, cmap="gray_r", interpolation="nearest")
+        ax.set_title(str(k), fontsize=7)
+    fig.suptitle(title or f"first layer's {len(tiles)} filters ({w.shape[2]}x{w.shape[3]})",
+                 fontsize=10)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def plot_feature_maps(image: np.ndarray, stages: Sequence[tuple[str, np.ndarray]],
+                      path: str | os.PathLike[str], *, columns: int = 8,
+                      title: str = "") -> Path:
+    """One input image and what the network makes of it: for each named stage a
+    ``(C, H, W)`` array of feature maps, one tile per channel (as the book's figure
+    7-26 shows the activations of the layers)."""
+    image = np.asarray(image, dtype=np.float64)
+    side = round(math.sqrt(image.size))
+    plt = _pyplot()
+    layout = [_grid(len(m), columns) for _, m in stages]
+    cols = max([c for _, c in layout] + [1])
+    rows = 1 + sum(r for r, _ in layout)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.15 * rows + 0.4),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    axes[0, 0].imshow(image.reshape(side, side) if image.ndim < 3 else image[0],
+                      cmap="gray_r")
+    axes[0, 0].set_title("input", fontsize=7)
+    row = 1
+    for (name, maps), (r, _) in zip(stages, layout):
+        for k, m in enumerate(np.asarray(maps, dtype=np.float64)):
+            ax = axes[row + k // cols, k % cols]
+            ax.imshow(m, cmap="viridis", interpolation="nearest")
+            ax.set_title(f"{name} {k}" if k == 0 else str(k), fontsize=7)
+        row += r
+    fig.suptitle(title or "feature maps of one test image", fontsize=10)
     fig.tight_layout()
     return _save_figure(fig, path)

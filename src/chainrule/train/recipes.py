@@ -1,4 +1,5 @@
-"""What ``chainrule train`` builds: an MLP from layer sizes, and an optimizer by name."""
+"""What ``chainrule train`` builds: an MLP from layer sizes or a LeNet-style CNN from
+channel counts, and an optimizer by name."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import numpy as np
 from .. import nn, optim
 from ..serialization import CheckpointError
 
-__all__ = ["ACTIVATIONS", "DEFAULT_LR", "OPTIMIZERS", "build_mlp", "make_optimizer",
-           "model_from_config"]
+__all__ = ["ACTIVATIONS", "DEFAULT_LR", "MODELS", "OPTIMIZERS", "build_cnn", "build_mlp",
+           "make_optimizer", "model_from_config"]
+
+#: The model families :func:`model_from_config` rebuilds.
+MODELS = ("mlp", "cnn")
 
 #: Activations :func:`build_mlp` knows.
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -59,9 +63,51 @@ def build_mlp(sizes: Sequence[int], activation: str = "relu", dtype: Any = np.fl
     return nn.Sequential(*layers)
 
 
+def build_cnn(image_shape: Sequence[int], channels: Sequence[int], sizes: Sequence[int],
+              kernel_size: int = 3, activation: str = "relu", dtype: Any = np.float32,
+              dropout: float = 0.0) -> Any:
+    """A LeNet-style network for images given as rows of pixels: one block per entry of
+    ``channels`` (a ``kernel_size`` convolution, "same" padding, the activation, 2x2
+    max pooling), then the MLP of ``sizes`` (its first width is the flattened blocks'
+    output, ``channels[-1] * (H / 2^blocks) * (W / 2^blocks)``).
+
+    ``image_shape`` is ``(C, H, W)``; the first layer is ``nn.Unflatten`` so that the
+    model takes the same ``(N, C*H*W)`` rows as the MLP. Convolutions get He
+    initialisation for ReLU (Xavier otherwise) and zero biases, as :func:`build_mlp`.
+    """
+    c, h, w = (int(v) for v in image_shape)
+    channels = [int(v) for v in channels]
+    if not channels or any(v < 1 for v in channels):
+        raise ValueError(f"build_cnn: channels must be positive counts, got {channels}")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"build_cnn: kernel_size must be a positive odd number (for "
+                         f"'same' padding), got {kernel_size}")
+    if h >> len(channels) < 1 or w >> len(channels) < 1:
+        raise ValueError(f"build_cnn: {len(channels)} pooling blocks halve a {h}x{w} image "
+                         f"to nothing; use fewer channel entries")
+    flat = channels[-1] * (h >> len(channels)) * (w >> len(channels))
+    if int(sizes[0]) != flat:
+        raise ValueError(f"build_cnn: the linear part must start at {flat} features (the "
+                         f"blocks' output), got sizes {list(sizes)}")
+    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[activation]
+    layers: list[Any] = [nn.Unflatten(1, (c, h, w))]
+    for c_in, c_out in itertools.pairwise([c, *channels]):
+        conv = nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, dtype=dtype)
+        if activation == "relu":
+            nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")
+        else:
+            nn.init.xavier_uniform_(conv.weight, gain=nn.init.calculate_gain(activation))
+        nn.init.zeros_(conv.bias)
+        layers += [conv, act(), nn.MaxPool2d(2)]
+    layers.append(nn.Flatten())
+    layers += list(build_mlp(sizes, activation, dtype, dropout))
+    return nn.Sequential(*layers)
+
+
 def model_from_config(config: Mapping[str, Any], where: str = "checkpoint") -> Any:
-    """Rebuild the MLP that ``chainrule train`` describes in a checkpoint's ``config``
-    (``sizes``, ``activation``, ``dtype``, ``dropout``), with fresh weights.
+    """Rebuild the model that ``chainrule train`` describes in a checkpoint's ``config``
+    (``sizes``, ``activation``, ``dtype``, ``dropout``; for ``model: cnn`` also
+    ``image_shape``, ``channels``, ``kernel_size``), with fresh weights.
 
     Raises :class:`~chainrule.serialization.CheckpointError` if the description is
     missing or malformed (e.g. a checkpoint written by your own training script, whose
@@ -78,10 +124,18 @@ def model_from_config(config: Mapping[str, Any], where: str = "checkpoint") -> A
             f"only checkpoints written by `chainrule train` can be rebuilt from the file "
             f"alone: build the model yourself and use model.load_state_dict("
             f"cr.load(path)['model'])") from e
+    kind = str(config.get("model", "mlp"))
+    if kind not in MODELS:
+        raise CheckpointError(f"{where}: unknown model {kind!r} in its config; chainrule "
+                              f"train builds {', '.join(MODELS)}")
     try:
+        if kind == "cnn":
+            return build_cnn(config["image_shape"], config["channels"], sizes,
+                             int(config.get("kernel_size", 3)), activation, dtype, dropout)
         return build_mlp(sizes, activation, dtype, dropout)
-    except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{where}: its config describes an invalid MLP: {e}") from e
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{where}: its config describes an invalid {kind.upper()}: "
+                              f"{type(e).__name__}: {e}") from e
 
 
 def make_optimizer(name: str, params: Iterable[Any], lr: float | None = None,
