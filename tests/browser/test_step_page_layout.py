@@ -47,15 +47,26 @@ def _residual() -> cr.Tensor:
     return cr.sum(h * h + h)
 
 
+def _conv() -> cr.Tensor:
+    """The tiny convolutional net of the conv issue: one 1x4x4 image, one 2x2 filter."""
+    x = cr.tensor(np.array([[[[1.0, 2, 0, 1], [0, 1, 3, 2], [2, 0, 1, 1], [1, 3, 0, 2]]]]),
+                  requires_grad=True, name="x")
+    w = cr.tensor(np.array([[[[1.0, -1], [0.5, 2]]]]), requires_grad=True, name="W")
+    b = cr.tensor(np.array([0.5]), requires_grad=True, name="b")
+    return cr.max_pool2d(cr.relu(cr.conv2d(x, w, b)), 2, 1).sum()
+
+
+GRAPHS = {"abc": _abc, "mlp": _mlp, "deep": _deep_mlp, "residual": _residual, "conv": _conv}
+
 #: (text labels that overlap, cluster boxes that overlap, labels outside the drawing)
 OVERLAP_JS = (Path(__file__).with_name("overlap.js")).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("graph", ["abc", "mlp"])
+@pytest.mark.parametrize("graph", ["abc", "mlp", "conv"])
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
 def test_page_fits_the_viewport(browser, tmp_path: Path, graph: str, width: int,
                                 height: int) -> None:
-    y = _abc() if graph == "abc" else _mlp()
+    y = GRAPHS[graph]()
     path = tmp_path / f"{graph}.html"
     cr.viz.to_html(y, path)
     page = browser.new_page(viewport={"width": width, "height": height})
@@ -76,10 +87,10 @@ def test_page_fits_the_viewport(browser, tmp_path: Path, graph: str, width: int,
         page.close()
 
 
-@pytest.mark.parametrize("graph", ["abc", "mlp", "deep", "residual"])
+@pytest.mark.parametrize("graph", ["abc", "mlp", "deep", "residual", "conv"])
 def test_no_label_is_clipped_and_no_cluster_overlaps(browser, tmp_path: Path,
                                                      graph: str) -> None:
-    y = {"abc": _abc, "mlp": _mlp, "deep": _deep_mlp, "residual": _residual}[graph]()
+    y = GRAPHS[graph]()
     path = tmp_path / f"{graph}.html"
     cr.viz.to_html(y, path)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -91,5 +102,28 @@ def test_no_label_is_clipped_and_no_cluster_overlaps(browser, tmp_path: Path,
         assert cluster_overlaps == 0
         if graph != "residual":  # a node used three times still crowds its labels
             assert n_overlaps == 0, pairs
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_tiny_conv_net_shows_its_numbers(browser, tmp_path: Path, width: int) -> None:
+    path = tmp_path / "conv.html"
+    cr.viz.to_html(_conv(), path)
+    page = browser.new_page(viewport={"width": width, "height": 844})
+    try:
+        page.goto(path.as_uri())
+        page.keyboard.press("End")
+        page.keyboard.press("ArrowLeft")      # the Conv2d gate's backward step
+        assert "Conv2d" in page.locator("[data-testid=step-title]").inner_text()
+        card = page.locator("[data-testid=step-detail]").inner_text()
+        # the forward output, every value of the 3x3 map
+        assert "[[1.5, 9, 5]," in card and "[9, 1, 4.5]]" in card
+        # dW = col^T . dY, the filter's gradient, and db = sum of dY
+        assert "[[7, 1]," in card and "[3, 11]]" in card and "[4]" in card
+        grads = page.locator("[data-testid=gradients]").inner_text()
+        assert "[[0, 2, -2, 0]," in grads and "[0.5, 2, 0.5, 2]]" in grads
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width
     finally:
         page.close()

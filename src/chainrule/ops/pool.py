@@ -130,6 +130,7 @@ class MaxPool2d(_Pool):
     first maximum; see the module notes for ties and NaN), 0 for the others."""
 
     symbol = "max_pool2d"
+    function_name = "max_pool2d"
     local_notation = ("route to max",)
 
     def forward(self, x: Array) -> Array:
@@ -175,6 +176,7 @@ class AvgPool2d(_Pool):
     the window (the divisor counts the padding or not, see ``avg_pool2d``)."""
 
     symbol = "avg_pool2d"
+    function_name = "avg_pool2d"
     local_notation = ("÷ window",)
 
     def __init__(self, kernel: tuple[int, int], stride: tuple[int, int], pads: Pads,

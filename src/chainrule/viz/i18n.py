@@ -189,6 +189,19 @@ _RULES: dict[str, tuple[str, str]] = {
     "GetItem": ("the gradient is scattered back (repeated indices add up)",
                 "기울기를 제자리로 흩뿌림 (중복 인덱스는 더함)"),
     "ScatterAdd": ("the gradient is gathered at the index", "인덱스 위치의 기울기를 모음"),
+    "Conv2d": ("∂L/∂W = colᵀ · ∂L/∂Y, ∂L/∂b = ∂L/∂Y summed over N, H, W, ∂L/∂x = "
+               "col2im(∂L/∂Y · Wᵀ): the Affine layer's rule on the im2col columns",
+               "∂L/∂W = colᵀ · ∂L/∂Y, ∂L/∂b = ∂L/∂Y의 N, H, W 합, ∂L/∂x = "
+               "col2im(∂L/∂Y · Wᵀ): im2col 열에 Affine 계층의 규칙을 적용"),
+    "MaxPool2d": ("1 for the maximum of each window (the first one on a tie), 0 for the "
+                  "others: the gradient is routed to the winner",
+                  "각 윈도우의 최댓값에 1 (같으면 첫 번째), 나머지는 0: 기울기를 최댓값으로 보냄"),
+    "AvgPool2d": ("1/k for each of the k inputs of a window",
+                  "윈도우의 k개 입력 각각에 1/k"),
+    "Im2Col": ("the gradient of each window is added back onto the input (col2im)",
+               "각 윈도우의 기울기를 입력 위치에 더함 (col2im)"),
+    "Col2Im": ("each window takes the gradient of the positions it covers (im2col)",
+               "각 윈도우가 덮는 위치의 기울기를 가져감 (im2col)"),
 }
 
 
@@ -201,7 +214,9 @@ _GATE_NAMES_KO: dict[str, str] = {
     "ReLU": "ReLU 계층", "Affine": "Affine 계층", "MatMul": "행렬 곱 노드",
     "Softmax": "Softmax 계층", "SoftmaxCrossEntropy": "Softmax-with-Loss 계층",
     "Reshape": "형상 변환 노드", "Transpose": "전치 노드", "BroadcastTo": "브로드캐스트 노드",
-    "SumTo": "합 노드", "GetItem": "인덱싱 노드",
+    "SumTo": "합 노드", "GetItem": "인덱싱 노드", "Conv2d": "합성곱 계층",
+    "MaxPool2d": "최대 풀링 계층", "AvgPool2d": "평균 풀링 계층", "Im2Col": "im2col 노드",
+    "Col2Im": "col2im 노드",
 }
 
 

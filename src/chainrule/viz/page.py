@@ -39,9 +39,21 @@ MAX_PAGE_GATES = 2000
 WIDE_GRAPH = 760.0
 
 
+#: Arrays up to this many elements show every value on the page (a 4x4 image and a
+#: 2x2 filter of a tiny convolution do; larger ones show the table's summary).
+PAGE_ARRAY = 36
+
+
 def _value(v: object) -> str:
     """Numbers on the page print exactly (the page shows one value at a time, so
-    width is no concern); arrays as the table summarises them."""
+    width is no concern); small arrays every value (4 significant digits), as a grid
+    of their last two axes after the shape when the leading axes are 1 (``(1, 1, 2, 2)``
+    then ``[[1, 2], [3, 4]]`` on two lines); larger arrays as the table summarises them."""
+    if isinstance(v, np.ndarray) and v.ndim and v.size <= PAGE_ARRAY and v.dtype.kind in "fiub":
+        core = v.reshape(v.shape[-2:]) if v.ndim > 2 and v.size == np.prod(v.shape[-2:]) else v
+        grid = np.array2string(core, separator=", ",
+                               formatter={"float_kind": lambda x: f"{x:.4g}"})
+        return grid if core is v else f"{tuple(v.shape)}\n{grid}"
     return format_value(v, full=not isinstance(v, np.ndarray) or v.ndim == 0)
 
 
@@ -74,7 +86,8 @@ def _calc(g: Graph, gi: Any) -> str:
         return _Pseudo(str(shape), False)
 
     left = expression(gi.infix, gi.fn, [num(k, v) for k, v in enumerate(ins)])  # type: ignore[misc]
-    right = _value(out.value) if scalar else str(tuple(getattr(out.value, "shape", ())))
+    small = np.size(out.value) <= PAGE_ARRAY
+    right = _value(out.value) if scalar or small else str(tuple(np.shape(out.value)))
     return f"{left} = {right}" if scalar else f"{left} → {right}"
 
 
