@@ -111,8 +111,10 @@ def test_the_page_shows_the_gates_own_attributes():
     fwd = {s["title"]: s for s in data["steps"] if s["phase"] == "forward" and s["gate"]
            is not None}
     assert fwd["Triple gate computes triple(u)"]["formula"] == "triple(u)"
-    assert fwd["Triple gate computes triple(u)"]["calc"] == "triple((2,)) → (2,)"
-    assert fwd["Outer gate computes triple(u) ⊗ v"]["calc"] == "(2,) ⊗ (3,) → (2, 3)"
+    # inputs by shape, a small output by its values (arrays up to PAGE_ARRAY elements)
+    assert fwd["Triple gate computes triple(u)"]["calc"] == "triple((2,)) → [3, 6]"
+    assert fwd["Outer gate computes triple(u) ⊗ v"]["calc"] == \
+        "(2,) ⊗ (3,) → [[9, -3, 1.5],\n [18, -6, 3]]"
     bwd = {s["title"]: s for s in data["steps"] if s["phase"] == "backward"}
     outer = bwd["Outer gate: upstream × local = downstream"]
     assert [c["local"] for c in outer["chain"]] == ["· v", "uᵀ ·"]
