@@ -326,7 +326,21 @@ def main() -> int:
     p.add_argument("--machine-blas", action="store_true",
                    help="keep this machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--malloc", choices=("both", "default", "retain"), default="both",
+                   help="the C allocator's settings: glibc's defaults, "
+                        "cr.retain_freed_memory() for the whole process (every "
+                        "implementation alike), or both, one process each (default)")
     args = p.parse_args()
+    if args.malloc == "both":
+        import subprocess
+        for mode in ("default", "retain"):
+            argv = [a for a in sys.argv[1:] if not a.startswith("--malloc")]
+            print(f"\n===== malloc: {mode} =====", flush=True)
+            rc = subprocess.run([sys.executable, os.path.abspath(__file__), *argv,
+                                 f"--malloc={mode}"], timeout=1800, check=False).returncode
+            if rc:
+                return rc
+        return 0
     env = harness.single_threaded_env(os.environ, keep_machine_blas=args.machine_blas)
     if env is not None:
         if os.environ.get(_REEXEC_MARK):
@@ -334,6 +348,8 @@ def main() -> int:
         env[_REEXEC_MARK] = "1"
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]],
                   env)
+    if args.malloc == "retain":
+        print(f"cr.retain_freed_memory(): {cr.retain_freed_memory()}")
     try:
         return run(args.rounds, args.block, args.batch, args.seed, args.warmup, args.no_torch)
     except harness.BenchmarkError as e:

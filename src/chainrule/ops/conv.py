@@ -266,9 +266,16 @@ class Conv2d(Gate):
                     gbs.append(full[-1])
             if need_x:
                 wp = w[k * og:(k + 1) * og].transpose(2, 3, 0, 1).reshape(kk, og, cg)
-                parts = np.matmul(gk, wp.astype(gk.dtype, copy=False))   # (kh*kw, M, C/g)
-                xp = wn.add_taps(lambda p, i, j, parts=parts: parts[p].reshape(
-                    n, win.oh, win.ow, cg), win, n, cg, parts.dtype)
+                wp = wp.astype(gk.dtype, copy=False)
+                # one small GEMM per tap into one reused (M, C/g) block, then its add
+                part = np.empty((gk.shape[0], cg), dtype=gk.dtype)
+
+                def tap(p: int, i: int, j: int, gk: np.ndarray = gk, wp: np.ndarray = wp,
+                        part: np.ndarray = part) -> np.ndarray:
+                    np.matmul(gk, wp[p], out=part)
+                    return part.reshape(n, win.oh, win.ow, cg)
+
+                xp = wn.add_taps(tap, win, n, cg, gk.dtype)
                 gxs.append(wn.crop(xp, win))
         gx = (gxs[0] if g == 1 else np.concatenate(gxs, axis=1)) if need_x else None
         gw = np.ascontiguousarray(gws[0] if g == 1 else np.concatenate(gws)) if need_w else None
