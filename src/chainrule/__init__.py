@@ -19,6 +19,7 @@ op appears here without an edit to this file.
 from __future__ import annotations
 
 from . import data, func, linalg, nn, ops, optim, scratch, viz
+from ._malloc import retain_freed_memory
 from ._tensor import (
     Tensor,
     arange,
@@ -55,7 +56,6 @@ from .errors import (
     ShapeError,
 )
 from .func import hessian, hvp, jacobian, jvp, vhp, vjp, vmap
-from ._malloc import retain_freed_memory
 from .random import manual_seed
 from .serialization import load, save
 from .viz import explain
@@ -71,7 +71,8 @@ __all__ = sorted([
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "linalg", "load", "manual_seed",
     "nn",
     "no_grad", "numerical_grad", "ones", "ones_like", "ops", "optim", "rand", "randn",
-    "retain_freed_memory", "save", "scratch", "set_grad_enabled", "tensor", "viz", "zeros", "zeros_like", *_OPS,
+    "retain_freed_memory", "save", "scratch", "set_grad_enabled", "tensor", "viz", "zeros",
+    "zeros_like", *_OPS,
 ])
 
 
