@@ -253,14 +253,19 @@ def layout(g: Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
         return max(n.w, display_width(format_value(v.grad, short=True)) * LABEL_CHAR_W + 6)
 
     half = [max((room(nodes[k]) for k in lay), default=0.0) / 2 for lay in layers]
+    extra = [0.0] * n_layers          # widened where labels could not be placed apart
     xs = [0.0] * n_layers
-    x = MARGIN + half[0] if n_layers else MARGIN
-    for li in range(n_layers):
-        if li:
-            x += half[li - 1] + max(MIN_COL_GAP, labels_w[li] + 48) + half[li]
-        xs[li] = x
-    for n in nodes.values():
-        n.x = xs[n.layer]
+
+    def columns() -> None:
+        x = MARGIN + half[0] if n_layers else MARGIN
+        for li in range(n_layers):
+            if li:
+                x += half[li - 1] + max(MIN_COL_GAP, labels_w[li] + 48) + extra[li] + half[li]
+            xs[li] = x
+        for n in nodes.values():
+            n.x = xs[n.layer]
+
+    columns()
     # Rows: start stacked, then pull towards neighbours under the minimum gaps.
     for lay in layers:
         y = 0.0
@@ -289,30 +294,43 @@ def layout(g: Graph, show_grads: bool = True, sweeps: int = 8) -> Layout:
     shift = MARGIN + 18 - top  # room above the first row for an edge label
     for n in nodes.values():
         n.y += shift
-    width = (xs[-1] + half[-1] + MARGIN) if n_layers else 2 * MARGIN
     height = bottom - top + 2 * MARGIN + 36
 
-    # edge routes: source's right side -> dummy points -> a port on the target's left
-    for e, chain in zip(edges, chains):
-        pts = []
-        a = nodes[chain[0]]
-        pts.append((a.x + a.w / 2, a.y))
-        for key in chain[1:-1]:
-            pts.append((nodes[key].x, nodes[key].y))
-        b = nodes[chain[-1]]
-        n_in = len(g.gates[e.gate].inputs) if e.gate is not None else 1
-        dy = 0.0
-        if n_in > 1 and e.pos is not None:
-            spread = min(b.h * 0.55, 12.0 * (n_in - 1))
-            dy = -spread / 2 + spread * e.pos / (n_in - 1)
-        if b.round:
-            r = b.w / 2
-            dx = (max(r * r - dy * dy, 0.0)) ** 0.5
-            pts.append((b.x - dx, b.y + dy))
-        else:
-            pts.append((b.x - b.w / 2, b.y + dy))
-        e.points = pts
-    _place_labels(edges, nodes, edge_w, show_grads and g.has_grads)
+    def route() -> None:
+        """Edge routes: source's right side -> dummy points -> a port on the target's left."""
+        for e, chain in zip(edges, chains):
+            pts = []
+            a = nodes[chain[0]]
+            pts.append((a.x + a.w / 2, a.y))
+            for key in chain[1:-1]:
+                pts.append((nodes[key].x, nodes[key].y))
+            b = nodes[chain[-1]]
+            n_in = len(g.gates[e.gate].inputs) if e.gate is not None else 1
+            dy = 0.0
+            if n_in > 1 and e.pos is not None:
+                spread = min(b.h * 0.55, 12.0 * (n_in - 1))
+                dy = -spread / 2 + spread * e.pos / (n_in - 1)
+            if b.round:
+                r = b.w / 2
+                dx = (max(r * r - dy * dy, 0.0)) ** 0.5
+                pts.append((b.x - dx, b.y + dy))
+            else:
+                pts.append((b.x - b.w / 2, b.y + dy))
+            e.points = pts
+
+    # Labels that found no free spot (edges converging on one node: a value used twice
+    # by one gate) get a wider column gap, so that they can stand apart along their
+    # segments; a few rounds settle it.
+    for _ in range(4):
+        route()
+        crowded = _place_labels(edges, nodes, edge_w, show_grads and g.has_grads)
+        if not crowded:
+            break
+        into = {e.index: nodes[c[-1]].layer for e, c in zip(edges, chains)}
+        for li in {into[e.index] for e in crowded}:
+            extra[li] += labels_w[li] + 12
+        columns()
+    width = (xs[-1] + half[-1] + MARGIN) if n_layers else 2 * MARGIN
     return Layout(nodes, edges, width, height)
 
 
@@ -321,11 +339,12 @@ _LABEL_SPOTS = (0.5, 0.62, 0.38, 0.74, 0.26, 0.84, 0.16)
 
 
 def _place_labels(edges: list[Edge], nodes: dict[Any, Node], widths: dict[int, float],
-                  grads: bool) -> None:
+                  grads: bool) -> list[Edge]:
     """Put each edge's label (value above the line, gradient below) on its last segment,
     at the first spot that collides with no node and no label placed before it (the
     midpoint when it is free, so simple graphs look as before; the least-overlapping
-    spot otherwise). Labels of edges fanning out of one node no longer pile up."""
+    spot otherwise). Labels of edges fanning out of one node no longer pile up. Returns
+    the edges whose label overlaps something wherever it goes."""
     boxes: list[tuple[float, float, float, float]] = []
     for n in nodes.values():
         below = 22.0 if grads and n.kind == "leaf" else 0.0
@@ -340,6 +359,7 @@ def _place_labels(edges: list[Edge], nodes: dict[Any, Node], widths: dict[int, f
                 area += dx * dy
         return area
 
+    crowded: list[Edge] = []
     for e in edges:
         p, q = e.points[-2], e.points[-1]
         half = widths.get(e.index, 0.0) / 2 + 2
@@ -355,6 +375,9 @@ def _place_labels(edges: list[Edge], nodes: dict[Any, Node], widths: dict[int, f
         e.label_at = best[1]
         if half > 2:
             boxes.append(best[2])
+            if best[0] > 0:
+                crowded.append(e)
+    return crowded
 
 
 def _edge_grad_text(g: Graph, e: Edge) -> str:
