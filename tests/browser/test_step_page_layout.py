@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,8 @@ def _reuse() -> cr.Tensor:
     return h * h * h + h + cr.exp(h)
 
 
-GRAPHS = {"fan": _fan_out, "reuse": _reuse, "abc": _abc, "mlp": _mlp, "deep": _deep_mlp, "residual": _residual, "conv": _conv}
+GRAPHS = {"abc": _abc, "mlp": _mlp, "deep": _deep_mlp, "residual": _residual, "conv": _conv,
+          "fan": _fan_out, "reuse": _reuse}
 
 #: (text labels that overlap, cluster boxes that overlap, labels outside the drawing)
 OVERLAP_JS = (Path(__file__).with_name("overlap.js")).read_text(encoding="utf-8")
@@ -99,12 +101,15 @@ def test_page_fits_the_viewport(browser, tmp_path: Path, graph: str, width: int,
         page.close()
 
 
+@pytest.mark.parametrize("engine", ["own", "dot"])
 @pytest.mark.parametrize("graph", ["abc", "mlp", "deep", "residual", "conv", "fan", "reuse"])
 def test_no_label_is_clipped_and_no_cluster_overlaps(browser, tmp_path: Path,
-                                                     graph: str) -> None:
+                                                     graph: str, engine: str) -> None:
+    if engine == "dot" and shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
     y = GRAPHS[graph]()
     path = tmp_path / f"{graph}.html"
-    cr.viz.to_html(y, path)
+    cr.viz.to_html(y, path, engine=engine)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
         page.goto(path.as_uri())

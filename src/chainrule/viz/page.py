@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_bytes
-from ..errors import PageTooLargeError
+from ..errors import GraphvizError, PageTooLargeError
 from . import i18n
 from .display import HTMLPage
+from .dot_layout import dot_layout
 from .graph import Graph, Value, d_of, expression, format_value, graph_of, local_label
 from .layout import Layout, layout
 from .svg import SVG_STYLE, render_svg
@@ -215,7 +216,8 @@ def _asset(name: str) -> str:
 
 
 def to_html(y: Any, path: str | os.PathLike[str] | None = None, lang: str = "en",
-            title: str | None = None, max_gates: int = MAX_PAGE_GATES) -> HTMLPage:
+            title: str | None = None, max_gates: int = MAX_PAGE_GATES,
+            engine: str = "auto") -> HTMLPage:
     """One self-contained page that steps through the forward and backward passes.
 
     Parameters
@@ -234,6 +236,12 @@ def to_html(y: Any, path: str | os.PathLike[str] | None = None, lang: str = "en"
     max_gates:
         Refuse graphs with more gates than this (a browser cannot usefully step
         through them); ``cr.explain`` and ``cr.viz.to_dot`` have no such limit.
+    engine:
+        Who places the graph: ``"auto"`` (default) uses Graphviz's ``dot`` when it is
+        installed and chainrule's own layered layout otherwise (or when ``dot`` fails
+        or takes longer than ``$CHAINRULE_DOT_TIMEOUT``, default 10 s); ``"dot"``
+        insists on Graphviz (an error without it); ``"own"`` never runs it. The drawing
+        itself is chainrule's either way.
 
     Returns the HTML text (a ``str``; a notebook shows it in an isolated frame, so its
     style sheet never touches the notebook). The page loads nothing from the network:
@@ -246,7 +254,17 @@ def to_html(y: Any, path: str | os.PathLike[str] | None = None, lang: str = "en"
             f"cr.viz.to_html: the graph has {len(g.gates)} gates, more than max_gates="
             f"{max_gates}; a step-through page of that size is not useful in a browser. "
             f"Use cr.explain(y) for the table or cr.viz.to_dot(y), or raise max_gates")
+    if engine not in ("auto", "dot", "own"):
+        raise ValueError(f"cr.viz.to_html: engine must be 'auto', 'dot' or 'own', got "
+                         f"{engine!r}")
     lay = layout(g, show_grads=True)
+    if engine != "own":
+        placed = dot_layout(g, lay, True)
+        if placed is None and engine == "dot":
+            raise GraphvizError("cr.viz.to_html(engine='dot'): Graphviz's dot is not "
+                                "installed, failed or timed out; install graphviz (apt-get "
+                                "install graphviz) or use engine='auto'")
+        lay = placed or lay
     data = _page_data(g, lay, lang)
     root = g.values[g.root]
     if title is None:
