@@ -289,6 +289,9 @@ def rule(gate: str, lang: str = "en", doc: str | None = None) -> str:
 
 
 def page_labels(lang: str = "en") -> dict[str, str]:
-    """Every ``page.*`` label in ``lang`` (the step-through page's JavaScript uses them)."""
+    """The ``page.*`` labels in ``lang`` that the step-through page's JavaScript uses.
+    Templates whose Korean particle depends on a word (``{name}은(는)``) are filled in
+    Python, where the word is known, and are not sent."""
     check_lang(lang)
-    return {k[5:]: text(k, lang) for k in _TEXT if k.startswith("page.")}
+    return {k[5:]: text(k, lang) for k in _TEXT
+            if k.startswith("page.") and not _PARTICLE_RE.search(_TEXT[k][1])}
