@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DLFS = ROOT / "examples" / "dlfs"
 
 
-def run(script: str, *args: str) -> str:
+def run(script: str, *args: str, folder: Path = DLFS) -> str:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, str(DLFS / script), *args], capture_output=True,
+    proc = subprocess.run([sys.executable, str(folder / script), *args], capture_output=True,
                           text=True, env=env, timeout=120, check=False, cwd=ROOT)
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
@@ -118,7 +118,7 @@ def test_numerical_grad_of_a_scratch_net_matches_backprop() -> None:
 
 
 def test_simple_convnet_gradient_check_and_training() -> None:
-    out = run("simple_convnet.py", "1").splitlines()
+    out = run("simple_convnet.py", "1", folder=ROOT / "examples").splitlines()
     diffs = {line.split(":")[0]: float(line.split(":")[1]) for line in out
              if line[:2] in ("W1", "b1", "W2", "b2", "W3", "b3")}
     assert set(diffs) == {"W1", "b1", "W2", "b2", "W3", "b3"}

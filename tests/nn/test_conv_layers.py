@@ -85,6 +85,17 @@ def test_dropout2d_zeroes_whole_channels_and_scales_the_rest() -> None:
         nn.Dropout2d(1.5)
 
 
+def _agree(ours: object, theirs: object, x: np.ndarray) -> None:
+    """Same output and input gradient for a random upstream gradient."""
+    X, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = ours(X), theirs(tx)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), atol=1e-12)
+    g = _r(*y.shape)
+    (y * g).sum().backward()
+    (ty * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(X.grad, tx.grad.numpy(), atol=1e-12)
+
+
 def test_batchnorm2d_matches_torch_in_training_and_eval() -> None:
     ours, theirs = nn.BatchNorm2d(3, dtype=np.float64), torch.nn.BatchNorm2d(3).double()
     with torch.no_grad():
@@ -93,14 +104,7 @@ def test_batchnorm2d_matches_torch_in_training_and_eval() -> None:
     ours.weight.data[...] = theirs.weight.detach().numpy()
     ours.bias.data[...] = theirs.bias.detach().numpy()
     for _ in range(3):
-        x = _r(4, 3, 5, 6) * 2 + 1
-        X, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-        y, ty = ours(X), theirs(tx)
-        np.testing.assert_allclose(y.data, ty.detach().numpy(), atol=1e-12)
-        g = _r(*y.shape)
-        (y * g).sum().backward()
-        (ty * torch.tensor(g)).sum().backward()
-        np.testing.assert_allclose(X.grad, tx.grad.numpy(), atol=1e-12)
+        _agree(ours, theirs, _r(4, 3, 5, 6) * 2 + 1)
     np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-11)
     np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy(), atol=1e-14)
     np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy(), atol=1e-14)
@@ -151,14 +155,7 @@ LAYERS = [
 def test_layers_match_torch_with_weights_copied(make, make_torch, shape: tuple) -> None:
     ours, theirs = make(), make_torch()
     _copy(ours, theirs)
-    x = (rng.permutation(int(np.prod(shape))) * 0.01).reshape(shape)   # no pooling ties
-    X, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    y, ty = ours(X), theirs(tx)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), atol=1e-12)
-    g = _r(*y.shape)
-    (y * g).sum().backward()
-    (ty * torch.tensor(g)).sum().backward()
-    np.testing.assert_allclose(X.grad, tx.grad.numpy(), atol=1e-12)
+    _agree(ours, theirs, (rng.permutation(int(np.prod(shape))) * 0.01).reshape(shape))
     for p, tp in zip(ours.parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad, tp.grad.numpy(), atol=1e-11)
     assert repr(ours).split("(")[0] == type(theirs).__name__

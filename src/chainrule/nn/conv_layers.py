@@ -176,7 +176,11 @@ class MaxPool2d(Module):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
-        ops.pool.pool_args("MaxPool2d", kernel_size, stride, padding, dilation, ceil_mode)
+        self._check_args()
+
+    def _check_args(self) -> None:
+        ops.pool.pool_args(type(self).__name__, self.kernel_size, self.stride, self.padding,
+                           self.dilation, self.ceil_mode)
 
     def forward(self, x: Any) -> Any:
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
@@ -190,14 +194,10 @@ class MaxPool2d(Module):
 class MaxPool1d(MaxPool2d):
     """Max pooling over ``(N, C, L)``, as ``torch.nn.MaxPool1d``."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 dilation: Any = 1, return_indices: bool = False, ceil_mode: bool = False) -> None:
-        Module.__init__(self)
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
-        ops.pool.pool_args("MaxPool1d", (1, kernel_size), (1, kernel_size if stride is None
-                                                            else stride),
-                           (0, padding), (1, dilation), ceil_mode)
+    def _check_args(self) -> None:
+        k = self.kernel_size
+        ops.pool.pool_args("MaxPool1d", (1, k), (1, k if self.stride is None else self.stride),
+                           (0, self.padding), (1, self.dilation), self.ceil_mode)
 
     def forward(self, x: Any) -> Any:
         return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,

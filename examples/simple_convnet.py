@@ -12,7 +12,7 @@ and Adam (learning rate 0.001), on the embedded 5,000-digit MNIST sample (4,000 
 1,000 test), printing the test accuracy each epoch. The book reaches 98.8% on the full
 MNIST after 20 epochs; on the sample, see the figures in the README's CNN section.
 
-Run: ``python examples/dlfs/simple_convnet.py [epochs]``
+Run: ``python examples/simple_convnet.py [epochs]``
 """
 
 from __future__ import annotations
