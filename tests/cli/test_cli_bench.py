@@ -30,7 +30,23 @@ def test_cli_bench_mlp(capfd: pytest.CaptureFixture[str]) -> None:
     mlp_checks(capfd.readouterr().out, rounds=1, block=5)
 
 
-def test_cli_bench_all_runs_both_scripts_with_this_python(
+def cnn_checks(out: str) -> None:
+    """What the CNN benchmark promises: agreement first, then both allocator settings
+    with their step times, ratios, the per-gate profile and the peak memory."""
+    assert "agreement after one step:" in out and "numpy: loss" in out
+    assert out.index("===== malloc: default") < out.index("===== malloc: retain")
+    assert "cr.retain_freed_memory(): True" in out
+    for line in ("chainrule nn / numpy:", "chainrule nn / gemms:", "Conv2d.forward",
+                 "MaxPool2d.backward", "peak NumPy memory of one step, chainrule nn"):
+        assert out.count(line) == 2, line
+
+
+def test_cli_bench_cnn(capfd: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "cnn", "--quick", "--no-torch", "--rounds", "1"]) == 0
+    cnn_checks(capfd.readouterr().out)
+
+
+def test_cli_bench_all_runs_every_script_with_this_python(
         monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     real_run = subprocess.run
     calls: list[tuple[list[str], float]] = []
@@ -42,14 +58,17 @@ def test_cli_bench_all_runs_both_scripts_with_this_python(
     monkeypatch.setattr(subprocess, "run", recording_run)
     assert main(["bench", "--quick", "--no-torch", "--rounds", "1"]) == 0
     out = capfd.readouterr().out
-    assert out.index("== chain:") < out.index("== mlp:")
+    assert out.index("== chain:") < out.index("== mlp:") < out.index("== cnn:")
     chain_checks(out)
     mlp_checks(out, rounds=1, block=5)
+    cnn_checks(out)
     assert calls == [
         ([sys.executable, str(BENCHMARKS / "chain.py"), "--gates", "10000", "--repeats", "1",
           "--no-torch"], bench_cli.TIMEOUT),
         ([sys.executable, str(BENCHMARKS / "mlp_step.py"), "--rounds", "1", "--block", "5",
-          "--warmup", "5", "--no-epoch", "--no-train", "--no-torch"], bench_cli.TIMEOUT)]
+          "--warmup", "5", "--no-epoch", "--no-train", "--no-torch"], bench_cli.TIMEOUT),
+        ([sys.executable, str(BENCHMARKS / "cnn_step.py"), "--rounds", "1", "--block", "3",
+          "--warmup", "3", "--no-torch"], bench_cli.TIMEOUT)]
 
 
 def test_cli_bench_default_settings_map_to_the_scripts() -> None:

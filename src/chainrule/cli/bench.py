@@ -1,4 +1,5 @@
-"""``chainrule bench [chain|mlp|all]``: how fast chainrule is, next to PyTorch and NumPy.
+"""``chainrule bench [chain|mlp|cnn|all]``: how fast chainrule is, next to PyTorch and
+NumPy.
 
 chain   per-gate cost of a 10,000-gate chain (y = y * 1.0001 + 0.0001 on one-element
         float64 tensors, forward + backward + freeing the graph): chainrule, PyTorch
@@ -7,6 +8,10 @@ mlp     one SGD training step of an MLP 784-256-256-10, float32, batch 128:
         chainrule gates, chainrule nn + optim, PyTorch, hand-written NumPy (plain and
         tuned) and the eight matrix products alone (the floor); then the ratios and
         the memory NumPy allocates during a step.
+cnn     one SGD training step of a LeNet-style CNN (conv 1->8, pool, conv 8->16, pool,
+        linear 400->10; batch 64, float32): chainrule nn + optim, PyTorch, hand-written
+        NumPy im2col and the GEMMs alone; where chainrule's step goes, per gate; with
+        the C allocator's defaults and with cr.retain_freed_memory().
 
 The benchmarks are developer tools that live in the source repository, not in the
 installed package: this command runs benchmarks/chain.py and benchmarks/mlp_step.py of
@@ -37,11 +42,13 @@ CHAIN_REPEATS = (5, 3)
 MLP_ROUNDS = (30, 8)
 MLP_BLOCK = (10, 5)
 MLP_WARMUP = (20, 5)
+CNN_ROUNDS = (20, 6)
 #: Seconds one benchmark script may run before it is stopped.
 TIMEOUT = 900.0
 
 TITLES = {"chain": "chain: per-gate cost of a long chain of tiny gates",
-          "mlp": "mlp: one training step of an MLP 784-256-256-10"}
+          "mlp": "mlp: one training step of an MLP 784-256-256-10",
+          "cnn": "cnn: one training step of a LeNet-style CNN"}
 
 
 def register(subparsers: Any) -> None:
@@ -50,7 +57,7 @@ def register(subparsers: Any) -> None:
         "bench", help="time chainrule against PyTorch and NumPy (from a source checkout)",
         description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", nargs="?", choices=("chain", "mlp", "all"), default="all",
+    p.add_argument("which", nargs="?", choices=("chain", "mlp", "cnn", "all"), default="all",
                    help="which benchmark to run (default all)")
     p.add_argument("--quick", action="store_true",
                    help=f"fewer timed runs: chain {CHAIN_REPEATS[1]} runs instead of "
@@ -83,6 +90,11 @@ def script_argv(name: str, args: argparse.Namespace) -> list[str]:
     if name == "chain":
         repeats = args.rounds if args.rounds is not None else CHAIN_REPEATS[q]
         argv = ["chain.py", "--gates", str(CHAIN_GATES), "--repeats", str(repeats)]
+    elif name == "cnn":
+        rounds = args.rounds if args.rounds is not None else CNN_ROUNDS[q]
+        argv = ["cnn_step.py", "--rounds", str(rounds), "--block", "3", "--warmup", "3"]
+        if args.machine_blas:
+            argv.append("--machine-blas")
     else:
         rounds = args.rounds if args.rounds is not None else MLP_ROUNDS[q]
         argv = ["mlp_step.py", "--rounds", str(rounds), "--block", str(MLP_BLOCK[q]),
@@ -106,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")) if p)
-    targets = ("chain", "mlp") if args.which == "all" else (args.which,)
+    targets = ("chain", "mlp", "cnn") if args.which == "all" else (args.which,)
     status = 0
     for i, name in enumerate(targets):
         if len(targets) > 1:
