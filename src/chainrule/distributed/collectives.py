@@ -20,6 +20,7 @@ from .._tensor import Tensor, from_numpy
 from ..autograd import no_grad
 from ..errors import DistributedError, DtypeError, ShapeError
 from .comm import _check_root, _import_mpi, get_comm
+from .watchdog import collective
 
 __all__ = [
     "allreduce_gradients",
@@ -30,10 +31,12 @@ __all__ = [
 ]
 
 
-def _allreduce_in_place(c: Any, buf: np.ndarray, op: str) -> None:
-    """``MPI_Allreduce`` of ``buf`` in place with the MPI operation named ``op``."""
+def _allreduce_in_place(c: Any, buf: np.ndarray, op: str, where: str) -> None:
+    """``MPI_Allreduce`` of ``buf`` in place with the MPI operation named ``op``, bounded
+    by the watchdog."""
     mpi = _import_mpi()
-    c.Allreduce(mpi.IN_PLACE, buf, op=getattr(mpi, op))
+    with collective(c, where):
+        c.Allreduce(mpi.IN_PLACE, buf, op=getattr(mpi, op))
 
 
 # ---------------------------------------------------------------------- collecting tensors
@@ -80,7 +83,8 @@ def _check_same_layout(c: Any, layout: list[tuple[str, tuple[int, ...], np.dtype
                        where: str) -> None:
     """Raise DistributedError on every rank unless all ranks have the same layout."""
     digest = _layout_digest((s, d) for _, s, d in layout)
-    digests = c.allgather(digest)
+    with collective(c, where):
+        digests = c.allgather(digest)
     if len(set(digests)) == 1:
         return
     mine = c.Get_rank()
@@ -118,7 +122,7 @@ def _agree_on_layout(c: Any, layout: list[tuple[str, tuple[int, ...], np.dtype]]
         h = int(_layout_digest((s, d) for _, s, d in layout)[:15], 16)
         _DIGESTS[key] = h
     probe = np.array([h, -h, local_error is not None], dtype=np.int64)
-    _allreduce_in_place(c, probe, "MAX")
+    _allreduce_in_place(c, probe, "MAX", where)
     if probe[0] != -probe[1]:
         _check_same_layout(c, layout, where)
     if local_error is not None:
@@ -183,7 +187,8 @@ def broadcast_parameters(module_or_params: Any, root: int = 0, *, comm: Any = No
             for i, n in zip(idx, sizes):
                 np.copyto(buf[off:off + n].reshape(arrays[i].shape), arrays[i])
                 off += n
-        c.Bcast(buf, root=root)
+        with collective(c, "broadcast_parameters"):
+            c.Bcast(buf, root=root)
         if me == root:
             continue
         off = 0
@@ -266,7 +271,7 @@ def allreduce_gradients(params: Any, average: bool = True, *, comm: Any = None) 
                 np.copyto(view.reshape(ga.shape), ga, casting="same_kind")
                 buf[total + j] = 1
         if size > 1:
-            _allreduce_in_place(c, buf, "SUM")
+            _allreduce_in_place(c, buf, "SUM", "allreduce_gradients")
         if average and size > 1:
             np.divide(buf[:total], size, out=buf[:total])
         out = buf[:total].copy()
@@ -293,7 +298,8 @@ def check_synchronized(module_or_params: Any, *, comm: Any = None) -> None:
     layout = [(name, a.shape, a.dtype) for (name, _), a in zip(items, arrays)]
     _check_same_layout(c, layout, where)
     digests = [hashlib.sha256(a.tobytes()).hexdigest() for a in arrays]
-    everyone = c.allgather(digests)
+    with collective(c, where):
+        everyone = c.allgather(digests)
     bad = [items[i][0] for i in range(len(items))
            if len({d[i] for d in everyone}) > 1]
     if bad:
@@ -318,7 +324,7 @@ def _reduce_values(value: Any, weight: Any, c: Any) -> tuple[np.ndarray, float, 
     np.multiply(arr.reshape(-1), w, out=flat[:-1])
     flat[-1] = w
     if c.Get_size() > 1:
-        _allreduce_in_place(c, flat, "SUM")
+        _allreduce_in_place(c, flat, "SUM", "allreduce_mean/allreduce_sum")
     return flat[:-1].reshape(arr.shape), float(flat[-1]), scalar
 
 

@@ -8,10 +8,12 @@ uses the one :func:`init` chose (``MPI.COMM_WORLD``), initialising on first use.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from .._check import is_int
 from ..errors import DistributedError, MPIUnavailableError
+from . import watchdog
 
 __all__ = [
     "DistributedError",
@@ -26,6 +28,9 @@ __all__ = [
     "world_size",
 ]
 
+#: Seconds between printing why the job aborts and aborting it, so that mpiexec has
+#: forwarded the message (it drops what it has not yet forwarded when the job ends).
+ABORT_GRACE = 0.3
 INSTALL_HINT = ('pip install "chainrule[mpi]" (mpi4py; it needs an MPI library such as '
                 'MPICH or Open MPI), or pip install mpi4py mpich (both as wheels)')
 
@@ -69,6 +74,7 @@ def _install_abort_hook() -> None:
             sys.stderr.write(f"chainrule.distributed: uncaught {exc_type.__name__} on rank "
                              f"{r}; aborting all ranks (MPI_Abort) so none waits forever\n")
             sys.stderr.flush()
+            time.sleep(ABORT_GRACE)    # let mpiexec forward the traceback before the end
         finally:
             mpi.COMM_WORLD.Abort(1)
 
@@ -76,7 +82,8 @@ def _install_abort_hook() -> None:
     _HOOK_INSTALLED = True
 
 
-def init(comm: Any = None, *, abort_on_exception: bool = True) -> Any:
+def init(comm: Any = None, *, abort_on_exception: bool = True,
+         timeout: float | None = None) -> Any:
     """Join the MPI world (idempotent) and return the communicator in use.
 
     Parameters
@@ -87,6 +94,12 @@ def init(comm: Any = None, *, abort_on_exception: bool = True) -> Any:
     abort_on_exception:
         If the job has more than one rank, make an uncaught exception abort every rank
         (after printing the traceback) instead of leaving the others blocked.
+    timeout:
+        Seconds a collective may wait for the other ranks before the job is aborted,
+        naming the ranks that did not come (see :mod:`chainrule.distributed.watchdog`);
+        a rank that exits early aborts the job as soon as another rank waits for it.
+        Default ``$CHAINRULE_MPI_TIMEOUT``, else 300; ``0`` turns the bound off. Fixed
+        by the first ``init`` of a job of more than one rank.
 
     Without ``mpiexec`` the process is a world of one (rank 0 of 1).
 
@@ -109,6 +122,7 @@ def init(comm: Any = None, *, abort_on_exception: bool = True) -> Any:
     _COMM = comm
     if abort_on_exception and mpi.COMM_WORLD.Get_size() > 1:
         _install_abort_hook()
+    watchdog.start(mpi, comm, watchdog.timeout_from_env(timeout))
     return comm
 
 
@@ -144,8 +158,10 @@ def is_main(comm: Any = None) -> bool:
 
 
 def barrier(comm: Any = None) -> None:
-    """Wait until every rank has reached this call."""
-    get_comm(comm).Barrier()
+    """Wait until every rank has reached this call (bounded by the watchdog)."""
+    c = get_comm(comm)
+    with watchdog.collective(c, "barrier"):
+        c.Barrier()
 
 
 def broadcast_object(obj: Any, root: int = 0, *, comm: Any = None) -> Any:
@@ -156,7 +172,8 @@ def broadcast_object(obj: Any, root: int = 0, *, comm: Any = None) -> Any:
     """
     c = get_comm(comm)
     _check_root(root, c, "broadcast_object")
-    return c.bcast(obj, root=root)
+    with watchdog.collective(c, "broadcast_object"):
+        return c.bcast(obj, root=root)
 
 
 def _check_root(root: int, c: Any, where: str) -> None:

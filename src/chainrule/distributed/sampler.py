@@ -11,6 +11,7 @@ from .._check import is_int
 from ..data.sampler import check_count, draw_seed, epoch_permutation
 from ..errors import DistributedError
 from .comm import get_comm
+from .watchdog import collective
 
 __all__ = ["DistributedSampler"]
 
@@ -18,7 +19,8 @@ __all__ = ["DistributedSampler"]
 def _disagreement(c: Any, mine: tuple[Any, ...], where: str, names: str,
                   advice: str) -> None:
     """Raise DistributedError on every rank unless all ranks passed ``mine``."""
-    everyone = c.allgather(mine)
+    with collective(c, where):
+        everyone = c.allgather(mine)
     if any(e != mine for e in everyone):
         rows = "; ".join(f"rank {r}: {e}" for r, e in enumerate(everyone))
         raise DistributedError(f"{where}: the ranks disagree on ({names}): {rows}; {advice}")
@@ -87,7 +89,8 @@ class DistributedSampler:
         if rank is None or world_size is None:
             c = get_comm(comm)
             if seed is None:
-                seed = c.bcast(draw_seed() if c.Get_rank() == 0 else None, root=0)
+                with collective(c, where):
+                    seed = c.bcast(draw_seed() if c.Get_rank() == 0 else None, root=0)
             _disagreement(c, (n, bool(shuffle), seed if shuffle else None, bool(pad)),
                           where, "dataset length, shuffle, seed, pad",
                           "every rank must build the sampler over the same dataset with "
