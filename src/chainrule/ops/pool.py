@@ -136,14 +136,20 @@ class MaxPool2d(_Pool):
     def forward(self, x: Array) -> Array:
         xp, win = self._windows(x, -np.inf)
         taps = [xp[:, :, r, c] for r, c in (win.tap(i, j) for _, i, j in win.each_tap())]
-        y = np.array(taps[0], order="K")
         # The winning tap of each window, kept as it is found: a tap wins only if it is
         # strictly greater than the best so far, so the first maximum keeps a tie.
-        arg = np.zeros_like(y, dtype=np.uint8 if len(taps) <= 256 else np.int32)
+        code = np.uint8 if len(taps) <= 256 else np.int32
+        if len(taps) == 1:
+            y = np.array(taps[0], order="K")
+            arg = np.zeros_like(y, dtype=code)
+        else:
+            y = np.maximum(taps[0], taps[1])
+            arg = np.greater(taps[1], taps[0]).astype(code)
+        won = np.empty_like(arg, dtype=bool)
         step = np.empty_like(arg)
-        for p, v in enumerate(taps[1:], 1):
-            won = np.greater(v, y)
-            np.subtract(arg.dtype.type(p), arg, out=step)    # arg += won * (p - arg)
+        for p, v in enumerate(taps[2:], 2):
+            np.greater(v, y, out=won)
+            np.subtract(code(p), arg, out=step)                  # arg += won * (p - arg)
             np.multiply(step, won, out=step)
             arg += step
             np.maximum(y, v, out=y)
