@@ -15,7 +15,8 @@ works, the API, launching with ``mpiexec`` and how it is tested: ``docs/distribu
 
 Modules: :mod:`.comm` (the world: init, rank, barrier, broadcast_object),
 :mod:`.collectives` (broadcast_parameters, allreduce_*, check_synchronized),
-:mod:`.sampler` (DistributedSampler) and :mod:`.optimizer` (DistributedOptimizer).
+:mod:`.sampler` (DistributedSampler), :mod:`.optimizer` (DistributedOptimizer),
+:mod:`.syncbn` (SyncBatchNorm) and :mod:`.watchdog` (the bound on every collective).
 """
 
 from .collectives import (
@@ -39,19 +40,23 @@ from .comm import (
 )
 from .optimizer import DistributedOptimizer
 from .sampler import DistributedSampler
+from .syncbn import SyncBatchNorm, allreduce_sum_tensor, convert_sync_batchnorm
 
 __all__ = [
     "DistributedError",
     "DistributedOptimizer",
     "DistributedSampler",
     "MPIUnavailableError",
+    "SyncBatchNorm",
     "allreduce_gradients",
     "allreduce_mean",
     "allreduce_sum",
+    "allreduce_sum_tensor",
     "barrier",
     "broadcast_object",
     "broadcast_parameters",
     "check_synchronized",
+    "convert_sync_batchnorm",
     "get_comm",
     "init",
     "is_initialized",
