@@ -27,7 +27,8 @@ def test_a_stopped_rank_ends_the_job_at_the_timeout_naming_it() -> None:
     took, r = _run("stop", timeout=3.0)
     assert r.returncode != 0
     assert "rank 0 done" not in r.stdout
-    assert "allreduce_gradients: waited 3 s (the timeout) for rank 1 (last at call" in r.stderr
+    assert ("allreduce_gradients: waited 3 s (the timeout) for rank 1 (it does not answer: "
+            "stopped or hung) to reach call" in r.stderr)
     assert took < 60, took
 
 
@@ -44,3 +45,11 @@ def test_a_collective_after_the_others_left_is_refused() -> None:
     assert r.returncode != 0
     assert "allreduce_mean/allreduce_sum: rank 1 has left the job" in r.stderr
     assert took < 30, took
+
+
+def test_a_rank_still_computing_is_named_as_alive() -> None:
+    took, r = _run("slow", timeout=3.0)
+    assert r.returncode != 0
+    assert ("waited 3 s (the timeout) for rank 1 (alive at call 4, computing, not in a "
+            "collective) to reach call 5" in r.stderr)
+    assert took < 18, took                      # the job did not wait out the 20 s

@@ -4,11 +4,14 @@ A collective blocks until every rank has called it, so one rank that is stopped
 (SIGSTOP, a debugger), stuck, or that left the training loop early (``sys.exit(0)``)
 used to leave the others waiting forever. The watchdog bounds that wait:
 
-* Each rank numbers the collectives it enters and, on entering one, tells every other
-  rank its number (a small non-blocking message on a communicator of its own, so it
-  never mixes with the data).
-* A daemon thread on each rank reads those notices. When a collective has lasted
-  longer than the timeout, it names the ranks that have not announced that collective,
+* Each rank numbers the collectives it enters (nothing is sent: a collective costs
+  nothing extra unless it waits).
+* A daemon thread on each rank watches. When a collective has waited for more than a
+  second it asks the other ranks where they are (a small non-blocking message on a
+  communicator of its own, so it never mixes with the data); their threads answer
+  with their call number and whether they are inside it, even while their main thread
+  computes or waits. When the wait passes the timeout, it names the ranks that have
+  not reached the collective (alive and computing, or silent: stopped or hung),
   prints why, and aborts the job (``MPI_Abort``: every rank ends at once, and
   ``mpiexec`` returns non-zero).
 * A rank that exits tells the others how far it got (an ``atexit`` notice). A rank that
@@ -39,7 +42,7 @@ __all__ = ["DEFAULT_TIMEOUT", "Watchdog", "active", "collective", "start", "time
 
 #: Seconds a collective may wait for the other ranks before the job is aborted.
 DEFAULT_TIMEOUT = 300.0
-_ARRIVE, _LEAVE = 1, 2
+_STATUS, _LEAVE = 1, 2
 _POLL = 0.05
 
 _ACTIVE: Watchdog | None = None
@@ -64,7 +67,7 @@ def timeout_from_env(timeout: float | None) -> float | None:
 
 
 class Watchdog:
-    """The deadline and the arrival notices of one communicator (see the module notes)."""
+    """The deadline and the notices of one communicator (see the module notes)."""
 
     def __init__(self, mpi: Any, comm: Any, timeout: float) -> None:
         self.mpi = mpi
@@ -75,9 +78,10 @@ class Watchdog:
         self.timeout = timeout
         self.seq = 0
         self.current: tuple[int, str, float] | None = None
-        self.arrived = [0] * self.size
+        self.heard: dict[int, tuple[int, bool]] = {}   # rank -> (its call, in it)
         self.left: dict[int, int] = {}
         self._sends: list[tuple[Any, np.ndarray]] = []
+        self._replied: dict[int, float] = {}
         self._stop = False
         self._thread = threading.Thread(target=self._watch, name="chainrule-mpi-watchdog",
                                         daemon=True)
@@ -86,9 +90,9 @@ class Watchdog:
 
     # ------------------------------------------------------------------ main thread
     def enter(self, where: str) -> None:
-        """This rank enters a collective: number it, announce it, check the leavers."""
+        """This rank enters a collective: number it and check the leavers (no message:
+        a collective costs nothing extra unless it waits for long)."""
         self.seq += 1
-        self._announce(_ARRIVE, self.seq)
         for r, at in sorted(self.left.items()):
             if at < self.seq:
                 self._abort(f"{where}: rank {r} has left the job (it exited after "
@@ -99,19 +103,23 @@ class Watchdog:
     def leave_collective(self) -> None:
         self.current = None
 
-    def _announce(self, tag: int, value: int) -> None:
+    def _send(self, tag: int, value: int, dests: Any) -> None:
         self._sends = [(r, b) for r, b in self._sends if not r.Test()]
         buf = np.array([value], dtype=np.int64)
-        for dest in range(self.size):
+        for dest in dests:
             if dest != self.rank:
                 self._sends.append((self.comm.Isend(buf, dest=dest, tag=tag), buf))
+
+    def _status(self) -> int:
+        """This rank's position: its call number, and whether it is inside it."""
+        return 2 * self.seq + (self.current is not None)
 
     def _leaving(self) -> None:
         """At exit: tell the others how far this rank got (bounded: one second)."""
         self._stop = True
         self._thread.join(timeout=1.0)      # no MPI call of the thread during finalize
         try:
-            self._announce(_LEAVE, self.seq)
+            self._send(_LEAVE, self.seq, range(self.size))
             deadline = time.monotonic() + 1.0
             while self._sends and time.monotonic() < deadline:
                 self._sends = [(r, b) for r, b in self._sends if not r.Test()]
@@ -123,15 +131,20 @@ class Watchdog:
     def _watch(self) -> None:
         status = self.mpi.Status()
         buf = np.zeros(1, dtype=np.int64)
+        last_ask = 0.0
         while not self._stop:
+            now = time.monotonic()
             while self.comm.Iprobe(source=self.mpi.ANY_SOURCE, tag=self.mpi.ANY_TAG,
                                    status=status):
                 src, tag = status.Get_source(), status.Get_tag()
                 self.comm.Recv(buf, source=src, tag=tag)
-                if tag == _ARRIVE:
-                    self.arrived[src] = max(self.arrived[src], int(buf[0]))
-                else:
+                if tag == _LEAVE:
                     self.left[src] = int(buf[0])
+                    continue
+                self.heard[src] = (int(buf[0]) // 2, bool(buf[0] % 2))
+                if now - self._replied.get(src, -1e9) > 0.5:   # someone waits: answer
+                    self._replied[src] = now
+                    self._send(_STATUS, self._status(), (src,))
             cur = self.current
             if cur is not None:
                 seq, where, t0 = cur
@@ -140,17 +153,30 @@ class Watchdog:
                     self._abort(f"{where}: rank {gone[0]} has left the job (it exited after "
                                 f"{self.left[gone[0]]} collective calls) and will never "
                                 f"join this one (call {seq} on rank {self.rank})")
-                waited = time.monotonic() - t0
+                waited = now - t0
+                if waited > min(1.0, self.timeout / 2) and now - last_ask > 1.0:
+                    last_ask = now                  # a long wait: ask where the others are
+                    self._send(_STATUS, self._status(), range(self.size))
                 if waited > self.timeout:
-                    missing = [r for r in range(self.size)
-                               if r != self.rank and self.arrived[r] < seq]
-                    who = (", ".join(f"rank {r} (last at call {self.arrived[r]})"
-                                     for r in missing) or "a rank")
-                    self._abort(f"{where}: waited {waited:.0f} s (the timeout) for {who} "
-                                f"to reach call {seq} on rank {self.rank}; it is stopped, "
-                                f"stuck or slower than the timeout allows (raise it with "
-                                f"distributed.init(timeout=...) or CHAINRULE_MPI_TIMEOUT)")
+                    self._abort(f"{where}: waited {waited:.0f} s (the timeout) for "
+                                f"{self._missing(seq)} to reach call {seq} on rank "
+                                f"{self.rank}; raise the timeout with distributed.init("
+                                f"timeout=...) or CHAINRULE_MPI_TIMEOUT if it is only slow")
             time.sleep(_POLL)
+
+    def _missing(self, seq: int) -> str:
+        """Who has not reached call ``seq``, and what is known of them."""
+        out = []
+        for r in range(self.size):
+            if r == self.rank:
+                continue
+            at = self.heard.get(r)
+            if at is None:
+                out.append(f"rank {r} (it does not answer: stopped or hung)")
+            elif at[0] < seq:
+                doing = "waiting in it" if at[1] else "computing, not in a collective"
+                out.append(f"rank {r} (alive at call {at[0]}, {doing})")
+        return ", ".join(out) or "another rank"
 
     def _abort(self, message: str) -> None:
         sys.stderr.write(f"chainrule.distributed: {message}; aborting all ranks\n")
