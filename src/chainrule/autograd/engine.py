@@ -24,6 +24,7 @@ computation is itself recorded and can be differentiated again.
 from __future__ import annotations
 
 import operator
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -230,6 +231,42 @@ def _release(gate: Gate) -> None:
     gate.__dict__.clear()
 
 
+#: Leaves with hooks to call once their ``.grad`` is final for a backward pass
+#: (``Tensor.register_post_accumulate_grad_hook``), by ``id`` (a tensor's ``==`` is
+#: elementwise, so it cannot be a weak dictionary's key); empty, the engine pays nothing.
+_POST: dict[int, tuple[Any, list]] = {}
+
+
+def _post_hooks(t: Any) -> list:
+    entry = _POST.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else []
+
+
+def _due(plan: _Plan) -> dict[Gate, list[Tensor]]:
+    """For leaves with post-accumulate hooks: the gate after which no more gradient can
+    reach each (its oldest consumer, visited last)."""
+    last: dict[Tensor, Gate] = {}
+    for gate in plan.gates:
+        for t, need in zip(gate.inputs, gate.needs):
+            if need and t.creator is None and _post_hooks(t):
+                last[t] = gate
+    due: dict[Gate, list[Tensor]] = {}
+    for t, gate in last.items():
+        due.setdefault(gate, []).append(t)
+    return due
+
+
+def _settle(t: Tensor, g: Any, hooks: bool) -> None:
+    """A leaf's gradient is complete: its hooks, ``.grad``, its post-accumulate hooks."""
+    if not isinstance(g, Tensor) and type(g) is not _ndarray:
+        g = np.asarray(g)
+    if hooks and t._hooks:
+        g = _run_hooks(t._hooks, g)
+    _accumulate_grad(t, g)
+    for fn in list(_post_hooks(t)) if hooks and _POST else ():
+        fn(t)
+
+
 def _accumulate_grad(t: Tensor, g: Any) -> None:
     if isinstance(g, Tensor):
         t.grad = g if t.grad is None else t.grad + g
@@ -293,6 +330,7 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
     leaves = _LeafGrads(create_graph)
     accumulate = plan.capture is None
     want_gate, want_leaf = plan.want_gate, plan.want_leaf
+    due = _due(plan) if accumulate and _POST else None
     for r, g in zip(roots, root_grads):
         c = r.creator
         if c is None:
@@ -303,6 +341,8 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
     for gate in plan.gates:
         gy = gate._gy
         if gy is None:
+            if due and gate in due:
+                _settle_due(due.pop(gate), leaves, hooks)
             if not retain_graph:
                 _release(gate)
             continue
@@ -337,9 +377,18 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
                 leaves.add(t, gx, gy)
         if trace is not None:
             trace(gate, gy, tuple(sent))
+        if due and gate in due:
+            _settle_due(due.pop(gate), leaves, hooks)
         if not retain_graph:
             _release(gate)
     return leaves
+
+
+def _settle_due(ts: list[Tensor], leaves: _LeafGrads, hooks: bool) -> None:
+    for t in ts:
+        g = leaves.pop(t, None)
+        if g is not None:
+            _settle(t, g, hooks)
 
 
 def _finish(plan: _Plan, leaves: _LeafGrads, hooks: bool, results: list) -> None:
@@ -357,13 +406,11 @@ def _finish(plan: _Plan, leaves: _LeafGrads, hooks: bool, results: list) -> None
                 results[i] = gy
     accumulate = plan.capture is None
     for t, g in leaves.items():
-        if not isinstance(g, Tensor) and type(g) is not _ndarray:
-            g = np.asarray(g)
         if accumulate:
-            if hooks and t._hooks:
-                g = _run_hooks(t._hooks, g)
-            _accumulate_grad(t, g)
+            _settle(t, g, hooks)
         else:
+            if not isinstance(g, Tensor) and type(g) is not _ndarray:
+                g = np.asarray(g)
             for i in plan.want_leaf.get(t, ()):
                 results[i] = g
 
@@ -503,3 +550,37 @@ def _tensor_backward(self: Tensor, grad: Any = None, retain_graph: bool = False,
 _tensor_backward.__doc__ = backward.__doc__
 _tensor_backward.__name__ = _tensor_backward.__qualname__ = "backward"
 Tensor.backward = _tensor_backward   # the engine gives the data type its backward
+
+
+class _PostHandle:
+    """Returned by ``register_post_accumulate_grad_hook``; ``remove()`` unregisters."""
+
+    def __init__(self, t: Tensor, fn: Callable) -> None:
+        self._ref, self._fn = weakref.ref(t), fn
+
+    def remove(self) -> None:
+        t = self._ref()
+        hooks = _post_hooks(t) if t is not None else []
+        if self._fn in hooks:
+            hooks.remove(self._fn)
+            if not hooks:
+                del _POST[id(t)]
+
+
+def _register_post_accumulate_grad_hook(self: Tensor, fn: Callable[[Tensor], None]) -> Any:
+    """Call ``fn(tensor)`` after this leaf's ``.grad`` has received a backward pass's
+    gradient: as soon as backward has passed the last gate that feeds the leaf, before
+    the rest of backward runs (PyTorch's hook of the same name; data-parallel training
+    starts a bucket's allreduce there). Returns a handle with ``remove()``."""
+    if self.creator is not None or not self.requires_grad:
+        why = "was made by a gate" if self.creator is not None else "does not require grad"
+        raise ValueError(f"register_post_accumulate_grad_hook: only a leaf that requires "
+                         f"grad accumulates a .grad (this tensor {why})")
+    key = id(self)
+    if not _post_hooks(self):
+        _POST[key] = (weakref.ref(self, lambda _, d=_POST: d.pop(key, None)), [])
+    _POST[key][1].append(fn)
+    return _PostHandle(self, fn)
+
+
+Tensor.register_post_accumulate_grad_hook = _register_post_accumulate_grad_hook
