@@ -41,6 +41,8 @@ from .activation_layers import (
     Softplus,
     Softsign,
 )
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .hooks import RemovableHandle
 from .layers import (
     Affine,
     BatchNorm1d,
@@ -87,10 +89,15 @@ __all__ = [
     "MSELoss",
     "Mish",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "NLLLoss",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "ReLU",
     "ReLU6",
+    "RemovableHandle",
     "Sequential",
     "SiLU",
     "Sigmoid",

@@ -51,6 +51,7 @@ from ..autograd import no_grad
 from ..errors import DtypeError
 from ..scopes import record_scope
 from ..serialization import StateDictKeys, check_state_dict
+from .hooks import RemovableHandle, add_hook, call_with_hooks
 
 __all__ = ["RECORD_SCOPES", "Module", "Parameter", "current_scope"]
 
@@ -72,6 +73,24 @@ def current_scope() -> str | None:
     (exactly when module calls are logged as scopes); returns ``None`` otherwise.
     """
     return _SCOPE_STACK[-1] if _SCOPE_STACK else None
+
+
+_DEVICE_NAMES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "mkldnn")
+
+
+def _is_device(v: Any) -> bool:
+    if type(v).__name__ == "device" and hasattr(v, "type"):
+        return True   # a torch.device
+    return isinstance(v, str) and v.split(":")[0].lower() in _DEVICE_NAMES
+
+
+def check_device(device: Any, where: str) -> None:
+    """Accept ``"cpu"`` (or ``torch.device("cpu")``); refuse every other device."""
+    kind = device.type if hasattr(device, "type") else str(device).split(":")[0].lower()
+    if kind != "cpu":
+        raise ValueError(f"{where}: device {str(device)!r} is not available; chainrule "
+                         f"computes with NumPy on the CPU only. Drop the .to({str(device)!r})"
+                         f" call, or use 'cpu'")
 
 
 def _join(prefix: str, name: str) -> str:
@@ -109,6 +128,25 @@ def _set_param_name(p: Parameter, name: str) -> None:
         p._auto_name = True
 
 
+def _refuse_plain_container(owner: Any, name: str, value: Any) -> None:
+    """A list/tuple/dict holding modules or parameters would hide them: refuse it."""
+    items = list(value.values()) if isinstance(value, dict) else list(value)
+    has_mod = any(isinstance(v, Module) for v in items)
+    has_par = any(isinstance(v, Parameter) for v in items)
+    if not (has_mod or has_par):
+        return
+    kind = type(value).__name__
+    if isinstance(value, dict):
+        fix = "nn.ModuleDict" if has_mod else "nn.ParameterDict"
+    else:
+        fix = "nn.ModuleList" if has_mod else "nn.ParameterList"
+    what = "modules" if has_mod else "parameters"
+    raise TypeError(
+        f"{type(owner).__name__}.{name}: a plain {kind} of {what} would not be registered "
+        f"(their parameters would be missing from parameters(), state_dict() and the "
+        f"optimizer); wrap it: self.{name} = {fix}(...)")
+
+
 class Module:
     """Base class of every layer, loss and model.
 
@@ -126,6 +164,9 @@ class Module:
         d["_buffers"] = {}
         d["_modules"] = {}
         d["_prefix"] = ""
+        d["_forward_pre_hooks"] = {}
+        d["_forward_hooks"] = {}
+        d["_backward_hooks"] = {}
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -134,6 +175,12 @@ class Module:
                                   f"subclasses of nn.Module must implement it")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+            return call_with_hooks(self, args, kwargs, self._scoped_call)
+        return self._scoped_call(args, kwargs)
+
+    def _scoped_call(self, args: tuple, kwargs: dict) -> Any:
         if not RECORD_SCOPES or not _GradMode.enabled:
             return self.forward(*args, **kwargs)
         scope = self.__dict__.get("_prefix") or type(self).__name__
@@ -145,6 +192,29 @@ class Module:
             _SCOPE_STACK.pop()
         record_scope(start, next(_clock), scope)
         return out
+
+    # ------------------------------------------------------------------ hooks
+    def _hook_registry(self, kind: str) -> dict:
+        return self.__dict__.setdefault(kind, {})
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a returned value (a
+        tuple, or one value) replaces the positional arguments. See :mod:`.hooks`."""
+        return add_hook(self._hook_registry("_forward_pre_hooks"), hook,
+                        f"{type(self).__name__}.register_forward_pre_hook")
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a returned value
+        replaces the output. See :mod:`.hooks`."""
+        return add_hook(self._hook_registry("_forward_hooks"), hook,
+                        f"{type(self).__name__}.register_forward_hook")
+
+    def register_full_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` during backward, once the
+        gradients of this call's inputs are known (PyTorch's signature; see
+        :mod:`.hooks` for what may be returned)."""
+        return add_hook(self._hook_registry("_backward_hooks"), hook,
+                        f"{type(self).__name__}.register_full_backward_hook")
 
     # ------------------------------------------------------------------ registration
     def _registry(self, what: str) -> dict:
@@ -169,6 +239,8 @@ class Module:
             d[name] = value
             _set_param_name(value, _join(d["_prefix"], name))
             return
+        if isinstance(value, (list, tuple, dict)) and type(value) in (list, tuple, dict):
+            _refuse_plain_container(self, name, value)
         if isinstance(value, Module):
             mods = self._registry("modules")
             self._forget(name)
@@ -372,15 +444,39 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype: Any) -> Module:
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
         """Convert every floating-point parameter and buffer to ``dtype``, in place.
 
-        Gradients are dropped. Convert before creating an optimizer (its state has the
-        parameters' old dtype).
+        ``model.to(np.float64)``, ``model.to("float64")``, ``model.to(dtype=...)``.
+        A device is accepted for PyTorch code: ``"cpu"`` (or ``torch.device("cpu")``)
+        changes nothing, since chainrule computes with NumPy on the CPU; any other
+        device (``"cuda"``, ``"mps"``) is an error. Gradients are dropped. Convert before
+        creating an optimizer (its state has the parameters' old dtype).
         """
-        dt = np.dtype(dtype)
+        where = f"{type(self).__name__}.to"
+        if len(args) > 2:
+            raise TypeError(f"{where}: expected at most a device and a dtype, got "
+                            f"{len(args)} arguments")
+        for a in args:
+            if _is_device(a):
+                if device is not None:
+                    raise TypeError(f"{where}: the device is given twice")
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise TypeError(f"{where}: the dtype is given twice ({dtype!r}, {a!r})")
+        if device is not None:
+            check_device(device, where)
+        if dtype is None:
+            return self
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{where}: {dtype!r} is neither a dtype (np.float32, "
+                            f"'float64') nor a device ('cpu')") from None
         if dt.kind != "f":
-            raise DtypeError(f"{type(self).__name__}.to: parameters need a floating-point "
+            raise DtypeError(f"{where}: parameters need a floating-point "
                              f"dtype, got {dt}")
         for _, t in [*self.named_parameters(), *self.named_buffers()]:
             if t.data.dtype.kind == "f" and t.data.dtype != dt:
@@ -467,6 +563,12 @@ class Module:
                     t.data = arr.astype(t.data.dtype, copy=True)
                 t.mark_modified()
         return result
+
+    def summary(self, *inputs: Any, **kwargs: Any) -> Any:
+        """Layers, output shapes (when given an example input) and parameter counts;
+        ``print(model.summary(x))``. See :func:`chainrule.nn.summary.summary`."""
+        from .summary import summary
+        return summary(self, *inputs, **kwargs)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
