@@ -14,7 +14,7 @@ Layers are thin: they hold :class:`Parameter` tensors and call gates from
 
 from __future__ import annotations
 
-from . import functional, init
+from . import functional, init, utils
 from .activation_layers import (
     CELU,
     ELU,
@@ -62,6 +62,7 @@ from .layers import (
 )
 from .module import Module, Parameter, current_scope
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .torch_weights import load_torch_state_dict, torch_state_dict
 
 __all__ = [
     "CELU",
@@ -119,4 +120,7 @@ __all__ = [
     "current_scope",
     "functional",
     "init",
+    "load_torch_state_dict",
+    "torch_state_dict",
+    "utils",
 ]

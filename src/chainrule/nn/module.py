@@ -50,8 +50,9 @@ from .._tensor import Tensor, from_numpy
 from ..autograd import no_grad
 from ..errors import DtypeError
 from ..scopes import record_scope
-from ..serialization import StateDictKeys, check_state_dict
+from ..serialization import CheckpointError, StateDictKeys, check_state_dict
 from .hooks import RemovableHandle, add_hook, call_with_hooks
+from .torch_weights import refuse_torch_layout, torch_layout_hint
 
 __all__ = ["RECORD_SCOPES", "Module", "Parameter", "current_scope"]
 
@@ -536,10 +537,15 @@ class Module:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a mapping of "
                             f"names to arrays, got {type(state_dict).__name__}")
+        refuse_torch_layout(self, state_dict)
         items = self._state_items()
         targets = dict(items)
-        result = check_state_dict(targets, state_dict, strict=strict,
-                                  what=f"state dict given to {type(self).__name__}")
+        try:
+            result = check_state_dict(targets, state_dict, strict=strict,
+                                      what=f"state dict given to {type(self).__name__}")
+        except CheckpointError as e:
+            hint = torch_layout_hint(self, state_dict)
+            raise (CheckpointError(f"{e}\n{hint}") if hint else e) from None
         plan = []
         bad = []
         for name, t in items:
@@ -551,7 +557,6 @@ class Module:
                 bad.append(f"    {name!r}: cannot cast {arr.dtype} to {t.data.dtype}")
             plan.append((t, arr))
         if bad:
-            from ..serialization import CheckpointError
             raise CheckpointError(f"state dict given to {type(self).__name__} does not match "
                                   f"the model:\n  dtype mismatches ({len(bad)}):\n"
                                   + "\n".join(bad))
