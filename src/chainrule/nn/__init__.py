@@ -61,7 +61,9 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter, current_scope
+from .normalization import GroupNorm, LayerNorm
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .sparse import Embedding
 from .torch_weights import load_torch_state_dict, torch_state_dict
 
 __all__ = [
@@ -78,8 +80,10 @@ __all__ = [
     "BatchNorm1d",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GRUCell",
+    "GroupNorm",
     "Hardsigmoid",
     "Hardswish",
     "Hardtanh",
@@ -89,6 +93,7 @@ __all__ = [
     "KLDivLoss",
     "L1Loss",
     "LSTMCell",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSigmoid",
