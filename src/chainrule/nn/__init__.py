@@ -41,6 +41,7 @@ from .activation_layers import (
     Softplus,
     Softsign,
 )
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .hooks import RemovableHandle
 from .layers import (
@@ -103,6 +104,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
     "ParameterDict",
