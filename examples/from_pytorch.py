@@ -22,16 +22,16 @@ import tempfile
 from pathlib import Path
 
 try:
-    import chainrule as cr                       # was: import torch
+    import chainrule as cr  # was: import torch
 except ImportError:  # running from a source checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     import chainrule as cr
 
-import chainrule.nn.functional as F              # was: import torch.nn.functional as F
-from chainrule import nn, optim                  # was: from torch import nn, optim
-from chainrule.data import (                     # was: from torch.utils.data import (
+import chainrule.nn.functional as F  # was: import torch.nn.functional as F
+from chainrule import nn, optim  # was: from torch import nn, optim
+from chainrule.data import (  # was: from torch.utils.data import (
     DataLoader,
-    MNISTSample,                                 # was: from torchvision.datasets import MNIST
+    MNISTSample,  # was: from torchvision.datasets import MNIST
     TensorDataset,
     random_split,
 )
