@@ -38,6 +38,17 @@ def test_containers_register_everything_with_pytorch_names():
     assert m.heads["b"].weight.grad is None   # not used in forward
 
 
+def test_slicing_a_container_keeps_the_names():
+    m = Stack()
+    sub = m.layers[1:]
+    assert isinstance(sub, nn.ModuleList) and len(sub) == 1 and sub[0] is m.layers[1]
+    assert m.layers[1].weight.name == "layers.1.weight"
+    ps = m.scales[:1]
+    assert isinstance(ps, nn.ParameterList) and ps[0] is m.scales[0]
+    assert m.scales[0].name == "scales.0"
+    assert "(0): Linear(in_features=3" in repr(m) and "Parameter of shape (2,)" in repr(m)
+
+
 def test_nested_containers_round_trip_through_state_dict_and_save(tmp_path):
     cr.manual_seed(0)
     a, b = Stack(), Stack()
@@ -101,6 +112,10 @@ def test_a_plain_list_of_modules_or_parameters_is_refused(value, fix):
         m.layers = value
     assert "would not be registered" in str(e.value)
     m.sizes = [3, 4]            # plain data is still fine
+    m.fc = nn.Linear(2, 2)
+    m.params = {"W": m.fc.weight, "b": m.fc.bias}   # aliases of registered ones too
+    m.parts = [m.fc]
+    assert len(list(m.parameters())) == 2
     m.names = {"a": 1}
     assert m.sizes == [3, 4]
 

@@ -71,7 +71,12 @@ class ModuleList(Module):
     def __getitem__(self, idx: int | slice) -> Any:
         mods = list(self._modules.values())
         if isinstance(idx, slice):
-            return ModuleList(mods[idx])
+            # Built without re-registering, so the modules keep their names.
+            sub = ModuleList()
+            for i, m in enumerate(mods[idx]):
+                sub._modules[str(i)] = m
+                sub.__dict__[str(i)] = m
+            return sub
         return mods[_index("ModuleList", idx, len(mods))]
 
     def __setitem__(self, idx: int, module: Module) -> None:
@@ -200,7 +205,12 @@ class ParameterList(Module):
     def __getitem__(self, idx: int | slice) -> Any:
         ps = list(self._parameters.values())
         if isinstance(idx, slice):
-            return ParameterList(ps[idx])
+            # Built without re-registering, so the parameters keep their names.
+            sub = ParameterList()
+            for i, p in enumerate(ps[idx]):
+                sub._parameters[str(i)] = p
+                sub.__dict__[str(i)] = p
+            return sub
         return ps[_index("ParameterList", idx, len(ps))]
 
     def __setitem__(self, idx: int, value: Any) -> None:

@@ -51,6 +51,7 @@ from ..autograd import no_grad
 from ..errors import DtypeError
 from ..scopes import record_scope
 from ..serialization import CheckpointError, StateDictKeys, check_state_dict
+from .devices import check_device, is_device
 from .hooks import RemovableHandle, add_hook, call_with_hooks
 from .torch_weights import refuse_torch_layout, torch_layout_hint
 
@@ -74,24 +75,6 @@ def current_scope() -> str | None:
     (exactly when module calls are logged as scopes); returns ``None`` otherwise.
     """
     return _SCOPE_STACK[-1] if _SCOPE_STACK else None
-
-
-_DEVICE_NAMES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "mkldnn")
-
-
-def _is_device(v: Any) -> bool:
-    if type(v).__name__ == "device" and hasattr(v, "type"):
-        return True   # a torch.device
-    return isinstance(v, str) and v.split(":")[0].lower() in _DEVICE_NAMES
-
-
-def check_device(device: Any, where: str) -> None:
-    """Accept ``"cpu"`` (or ``torch.device("cpu")``); refuse every other device."""
-    kind = device.type if hasattr(device, "type") else str(device).split(":")[0].lower()
-    if kind != "cpu":
-        raise ValueError(f"{where}: device {str(device)!r} is not available; chainrule "
-                         f"computes with NumPy on the CPU only. Drop the .to({str(device)!r})"
-                         f" call, or use 'cpu'")
 
 
 def _join(prefix: str, name: str) -> str:
@@ -130,11 +113,16 @@ def _set_param_name(p: Parameter, name: str) -> None:
 
 
 def _refuse_plain_container(owner: Any, name: str, value: Any) -> None:
-    """A list/tuple/dict holding modules or parameters would hide them: refuse it."""
+    """A list/tuple/dict holding modules or parameters not registered otherwise would
+    hide them from parameters(), state_dict() and optimizers: refuse it."""
     items = list(value.values()) if isinstance(value, dict) else list(value)
     has_mod = any(isinstance(v, Module) for v in items)
     has_par = any(isinstance(v, Parameter) for v in items)
     if not (has_mod or has_par):
+        return
+    # Aliases of what is already registered (a dict of the book's names) lose nothing.
+    known = {id(m) for m in owner.modules()} | {id(p) for p in owner.parameters()}
+    if all(id(v) in known for v in items if isinstance(v, (Module, Parameter))):
         return
     kind = type(value).__name__
     if isinstance(value, dict):
@@ -459,7 +447,7 @@ class Module:
             raise TypeError(f"{where}: expected at most a device and a dtype, got "
                             f"{len(args)} arguments")
         for a in args:
-            if _is_device(a):
+            if is_device(a):
                 if device is not None:
                     raise TypeError(f"{where}: the device is given twice")
                 device = a
