@@ -36,6 +36,8 @@ from chainrule.data import (  # was: from torch.utils.data import (
     random_split,
 )
 
+device = "cpu"  # was: torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
 
 class Net(nn.Module):
     def __init__(self) -> None:
@@ -55,7 +57,7 @@ def evaluate(model: nn.Module, loader: DataLoader) -> tuple[float, float]:
     total_loss, correct, n = 0.0, 0, 0
     with cr.no_grad():                           # was: with torch.no_grad():
         for x, y in loader:
-            x, y = x, y                          # was: x, y = x.to(device), y.to(device)
+            x, y = x.to(device), y.to(device)
             out = model(x)
             total_loss += F.cross_entropy(out, y, reduction="sum").item()
             correct += (out.argmax(1) == y).sum().item()
@@ -70,7 +72,6 @@ def main(argv: list[str] | None = None) -> float:
     args = p.parse_args(argv)
 
     cr.manual_seed(0)                            # was: torch.manual_seed(0)
-    device = "cpu"                               # was: "cuda" if torch.cuda.is_available() ...
     train_full = MNISTSample("train")            # was: MNIST(root, train=True, transform=...)
     test_set = MNISTSample("test")
     # Building a TensorDataset from arrays, as one does from torch tensors:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> float:
     for epoch in range(1, args.epochs + 1):
         model.train()
         for x, y in train_loader:
-            x, y = x, y                          # was: x, y = x.to(device), y.to(device)
+            x, y = x.to(device), y.to(device)
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
             loss.backward()

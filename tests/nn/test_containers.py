@@ -147,6 +147,14 @@ def test_to_accepts_cpu_and_dtypes_and_refuses_other_devices():
             m.to(dev)
     with pytest.raises(TypeError, match="neither a dtype"):
         m.to("gpu-ish")
+    t = cr.tensor([1.0, 2.0], requires_grad=True)
+    assert t.to("cpu") is t
+    y = t.to("cpu", np.float32)
+    assert y.dtype == np.float32 and y.requires_grad
+    y.sum().backward()
+    assert t.grad.dtype == np.float64
+    with pytest.raises(ValueError, match=r"Tensor\.to: device 'cuda:1'"):
+        t.to("cuda:1")
     torch = pytest.importorskip("torch")
     m.to(torch.device("cpu"))
     with pytest.raises(ValueError, match="'cuda'"):

@@ -46,12 +46,12 @@ from typing import Any
 import numpy as np
 
 from .. import _config
+from .._check import check_device, is_device
 from .._tensor import Tensor, from_numpy
 from ..autograd import no_grad
 from ..errors import DtypeError
 from ..scopes import record_scope
 from ..serialization import CheckpointError, StateDictKeys, check_state_dict
-from .devices import check_device, is_device
 from .hooks import RemovableHandle, add_hook, call_with_hooks
 from .torch_weights import refuse_torch_layout, torch_layout_hint
 

@@ -257,6 +257,9 @@ class _RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -k, k)
 
+    def flatten_parameters(self) -> None:
+        """Does nothing: PyTorch's cuDNN memory layout call, kept so its code runs."""
+
     # ---------------------------------------------------------------- checks
     def _check_input(self, x: Any) -> tuple[Tensor, bool]:
         name = type(self).__name__
