@@ -181,3 +181,22 @@ def test_bad_settings_are_explained():
         ours.SequentialLR(co, [ours.StepLR(co, 2), ours.StepLR(co, 3)], milestones=[])
     with pytest.raises(TypeError, match="cannot be chained"):
         ours.SequentialLR(co, [ours.ReduceLROnPlateau(co)], milestones=[])
+
+
+def test_one_cycle_lr_resumes_from_a_saved_state(tmp_path):
+    def build():
+        p = nn.Parameter([1.0])
+        opt = optim.Adam([p], lr=0.1)
+        return opt, ours.OneCycleLR(opt, max_lr=1.0, total_steps=10)
+
+    opt, s = build()
+    for _ in range(3):
+        s.step()
+    save(s.state_dict(), tmp_path / "s.npz")
+    opt2, s2 = build()
+    s2.load_state_dict(load(tmp_path / "s.npz"))
+    for _ in range(5):
+        s.step()
+        s2.step()
+        assert s2.get_last_lr() == s.get_last_lr()
+        assert opt2.param_groups[0]["betas"] == opt.param_groups[0]["betas"]
