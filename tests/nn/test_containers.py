@@ -182,6 +182,27 @@ def test_forward_pre_hook_and_forward_hook_can_read_and_replace():
     assert np.any(lin(x).numpy() != 0)
 
 
+def test_hooks_with_kwargs_and_prepend():
+    class Scale(nn.Module):
+        def forward(self, x, factor=1.0):
+            return x * factor
+
+    m = Scale()
+    order = []
+    m.register_forward_hook(lambda mod, a, o: order.append("second"))
+    m.register_forward_hook(lambda mod, a, o: order.append("first"), prepend=True)
+    m.register_forward_pre_hook(lambda mod, a, kw: (a, {**kw, "factor": 3.0}),
+                                with_kwargs=True)
+    seen = {}
+    m.register_forward_hook(lambda mod, a, kw, o: seen.update(kw), with_kwargs=True)
+    y = m(cr.tensor([1.0, 2.0]), factor=2.0)
+    np.testing.assert_array_equal(y.numpy(), [3.0, 6.0])
+    assert order == ["first", "second"] and seen == {"factor": 3.0}
+    m.register_forward_pre_hook(lambda mod, a, kw: 5, with_kwargs=True)
+    with pytest.raises(TypeError, match=r"pair \(args, kwargs\)"):
+        m(cr.tensor([1.0]))
+
+
 def test_full_backward_hook_sees_this_calls_gradients_and_can_replace_them():
     lin = nn.Linear(3, 2, dtype=np.float64)
     got = {}

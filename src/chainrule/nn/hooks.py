@@ -7,9 +7,13 @@ PyTorch's signatures and handles::
     h.remove()
 
 * ``register_forward_pre_hook(hook)``: ``hook(module, args)`` runs before ``forward``;
-  returning a value (a tuple, or one value) replaces the positional arguments.
+  returning a value (a tuple, or one value) replaces the positional arguments. With
+  ``with_kwargs=True`` it is ``hook(module, args, kwargs)`` and may return a pair
+  ``(args, kwargs)``.
 * ``register_forward_hook(hook)``: ``hook(module, args, output)`` runs after; returning
-  a value replaces the output.
+  a value replaces the output (``hook(module, args, kwargs, output)`` with
+  ``with_kwargs=True``).
+* ``prepend=True`` runs a hook before those already registered.
 * ``register_full_backward_hook(hook)``: ``hook(module, grad_input, grad_output)`` runs
   during backward, once the gradients of the module's positional inputs (one entry per
   positional argument, ``None`` where it is not a tensor that requires grad) have been
@@ -60,12 +64,20 @@ class RemovableHandle:
         self.remove()
 
 
-def add_hook(registry: dict[int, Callable], hook: Callable, where: str) -> RemovableHandle:
-    """Store ``hook`` in ``registry`` and return its handle."""
+def add_hook(registry: dict[int, Any], hook: Callable, where: str, prepend: bool = False,
+             with_kwargs: bool = False) -> RemovableHandle:
+    """Store ``hook`` in ``registry`` (first if ``prepend``) and return its handle."""
     if not callable(hook):
         raise TypeError(f"{where}: the hook must be callable, got a {type(hook).__name__}")
     handle = RemovableHandle(registry)
-    registry[handle.id] = hook
+    entry = (hook, bool(with_kwargs))
+    if prepend:
+        rest = dict(registry)
+        registry.clear()
+        registry[handle.id] = entry
+        registry.update(rest)
+    else:
+        registry[handle.id] = entry
     return handle
 
 
@@ -153,18 +165,27 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict,
                     run: Callable[[tuple, dict], Any]) -> Any:
     """Run ``module``'s call ``run(args, kwargs)`` with its registered hooks around it."""
     d = module.__dict__
-    for hook in list(d["_forward_pre_hooks"].values()):
-        r = hook(module, args)
-        if r is not None:
-            args = r if isinstance(r, tuple) else (r,)
-    bw = list(d["_backward_hooks"].values())
+    for hook, with_kwargs in list(d.get("_forward_pre_hooks", {}).values()):
+        if with_kwargs:
+            r = hook(module, args, kwargs)
+            if r is not None:
+                if not (isinstance(r, tuple) and len(r) == 2 and isinstance(r[1], dict)):
+                    raise TypeError(f"forward pre-hook {getattr(hook, '__name__', hook)!r} "
+                                    f"(with_kwargs=True) must return None or a pair "
+                                    f"(args, kwargs), got {type(r).__name__}")
+                args, kwargs = (r[0] if isinstance(r[0], tuple) else (r[0],)), r[1]
+        else:
+            r = hook(module, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+    bw = [h for h, _ in d.get("_backward_hooks", {}).values()]
     call = None
     if bw and GradMode.enabled:
         call = _BackwardCall(module, bw, len(args))
         args = call.wrap_inputs(args)
     out = run(args, kwargs)
-    for hook in list(d["_forward_hooks"].values()):
-        r = hook(module, args, out)
+    for hook, with_kwargs in list(d.get("_forward_hooks", {}).values()):
+        r = hook(module, args, kwargs, out) if with_kwargs else hook(module, args, out)
         if r is not None:
             out = r
     if call is not None:

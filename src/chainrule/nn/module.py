@@ -186,24 +186,28 @@ class Module:
     def _hook_registry(self, kind: str) -> dict:
         return self.__dict__.setdefault(kind, {})
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
         """Call ``hook(module, args)`` before each ``forward``; a returned value (a
         tuple, or one value) replaces the positional arguments. See :mod:`.hooks`."""
         return add_hook(self._hook_registry("_forward_pre_hooks"), hook,
-                        f"{type(self).__name__}.register_forward_pre_hook")
+                        f"{type(self).__name__}.register_forward_pre_hook", prepend,
+                        with_kwargs)
 
-    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
         """Call ``hook(module, args, output)`` after each ``forward``; a returned value
         replaces the output. See :mod:`.hooks`."""
         return add_hook(self._hook_registry("_forward_hooks"), hook,
-                        f"{type(self).__name__}.register_forward_hook")
+                        f"{type(self).__name__}.register_forward_hook", prepend, with_kwargs)
 
-    def register_full_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+    def register_full_backward_hook(self, hook: Callable[..., Any], *,
+                                    prepend: bool = False) -> RemovableHandle:
         """Call ``hook(module, grad_input, grad_output)`` during backward, once the
         gradients of this call's inputs are known (PyTorch's signature; see
         :mod:`.hooks` for what may be returned)."""
         return add_hook(self._hook_registry("_backward_hooks"), hook,
-                        f"{type(self).__name__}.register_full_backward_hook")
+                        f"{type(self).__name__}.register_full_backward_hook", prepend)
 
     # ------------------------------------------------------------------ registration
     def _registry(self, what: str) -> dict:
