@@ -13,7 +13,7 @@ train loss and test accuracy after every epoch and the final test accuracy.
 
 Run from the repository root::
 
-    python examples/rnn_mnist.py               # 12 epochs, about a minute on one core
+    python examples/rnn_mnist.py               # 12 epochs, about 30 s on one core
     python examples/rnn_mnist.py --epochs 2    # a quick look
 """
 

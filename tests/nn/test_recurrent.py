@@ -155,7 +155,7 @@ def test_explain_shows_backprop_through_time_unrolled():
     e = cr.explain(h.sum())
     gates = [r.gate for r in e.rows]
     assert gates.count("Tanh") == 3        # one tanh per time step
-    assert gates.count("MatMul") == 4      # the input projection + one h W_hh^T per step
+    assert gates.count("MatMul") == 6      # x_t W_ih^T and h W_hh^T at each step
     assert all(r.scope == "RNN" for r in e.rows[1:])
     assert "weight_hh_l0" in str(e)
     # The table's gradient for W_hh is the one backward computes.

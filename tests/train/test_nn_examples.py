@@ -1,8 +1,8 @@
 """examples/rnn_mnist.py and examples/from_pytorch.py run and learn.
 
 rnn_mnist: an LSTM reading MNIST rows learns. A 4-epoch run here (about
-13 s); the default 12 epochs reach 96.2% (seed 0) and 96.9% (seed 1) on the embedded
-sample's test split in about 30 s, too long for every suite run."""
+9 s); the default 12 epochs reach 96.2% (seed 0) and 96.4% (seed 1) on the embedded
+sample's test split in about 27 s, too long for every suite run."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _run(tmp_path: Path, *args: str, timeout: int) -> tuple[list[float], float]:
 def test_rnn_mnist_learns_in_four_epochs(tmp_path: Path) -> None:
     losses, acc = _run(tmp_path, "--epochs", "4", timeout=120)
     assert len(losses) == 4 and losses[-1] < losses[0] / 4
-    assert acc >= 88.0     # 91.7% measured; chance is 10%
+    assert acc >= 88.0     # 91.4% measured; chance is 10%
 
 
 

@@ -297,27 +297,34 @@ class _RNNBase(Module):
         w_ih, w_hh = getattr(self, names[0]), getattr(self, names[1])
         b_ih = getattr(self, names[2]) if self.bias else None
         b_hh = getattr(self, names[3]) if self.bias else None
-        x = xs if isinstance(xs, Tensor) else ops.stack(xs, axis=0)
-        xp = ops.matmul(x, w_ih.T)            # all steps' input projections at once
+        # The input projection is made step by step: slicing one projection of the whole
+        # sequence would cost, in backward, a zero-filled array of the whole sequence
+        # per step (indexing scatters into the full shape).
+        L = xs.shape[0] if isinstance(xs, Tensor) else len(xs)
+        w_ihT, whT = w_ih.T, w_hh.T
+        bias = None
         if b_ih is not None:
-            xp = xp + (b_ih if self.mode == "GRU" else b_ih + b_hh)
-        whT = w_hh.T
+            bias = b_ih if self.mode == "GRU" else b_ih + b_hh
         H = self.hidden_size
-        L = x.shape[0]
+
+        def proj(t: int) -> Tensor:
+            xp = ops.matmul(xs[t], w_ihT)
+            return xp if bias is None else xp + bias
+
         steps = range(L - 1, -1, -1) if reverse else range(L)
         out: list[Tensor] = [None] * L  # type: ignore[list-item]
         if self.mode == "LSTM":
             for t in steps:
-                h, c = _lstm_step(xp[t], h, c, whT, H)
+                h, c = _lstm_step(proj(t), h, c, whT, H)
                 out[t] = h
         elif self.mode == "GRU":
             for t in steps:
-                h = _gru_step(xp[t], h, whT, b_hh, H)
+                h = _gru_step(proj(t), h, whT, b_hh, H)
                 out[t] = h
         else:
             step = _rnn_step(ops.tanh if self.mode == "RNN_TANH" else ops.relu)
             for t in steps:
-                h = step(xp[t], h, whT, None)
+                h = step(proj(t), h, whT, None)
                 out[t] = h
         return out, h, c
 
