@@ -9,9 +9,10 @@ model of a ring allreduce,
     t(bytes) = a + 2 (P - 1) / P * bytes / B:
 
 ``a`` is the fixed cost per call (the smallest message's time: latency, plus
-chainrule's layout check), ``B`` the bandwidth (from the two largest messages). It then prints the predicted
-time per step and the scaling efficiency ``compute / (compute + allreduce)`` (no
-overlap of communication with the backward pass) for 8, 64 and 512 ranks on a 10 GbE
+chainrule's layout check), ``B`` the bandwidth (from the two largest messages). It then
+prints the predicted time per step and the scaling efficiency
+``compute / (compute + allreduce)`` (no overlap of communication with the backward
+pass) for 8, 64 and 512 ranks on a 10 GbE
 network (a = 50 us per step of the ring, B = 1.1 GB/s) and 100 Gb InfiniBand (a = 2 us,
 B = 11 GB/s), for the MLP 784-256-256-10 and the LeNet-style CNN of
 ``benchmarks/cnn_step.py``, with their measured single-core step times given on the

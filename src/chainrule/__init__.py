@@ -40,6 +40,7 @@ from .autograd import (
     backward,
     enable_grad,
     grad,
+    inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
@@ -58,6 +59,7 @@ from .errors import (
 from .func import hessian, hvp, jacobian, jvp, vhp, vjp, vmap
 from .random import manual_seed
 from .serialization import load, save
+from .threads import get_num_threads, set_num_threads
 from .viz import explain
 
 _OPS = {e.name: e.fn for e in ops.exports() if e.public}
@@ -67,7 +69,8 @@ __all__ = sorted([
     "BackwardError", "ChainruleError", "CheckpointError", "DtypeError", "Gate",
     "GradcheckError", "GraphFreedError", "InplaceModificationError", "ShapeError", "Tensor",
     "apply", "arange", "backward", "data", "enable_grad", "explain", "from_numpy", "full",
-    "func", "hessian", "hvp", "jacobian", "jvp", "vhp", "vjp", "vmap",
+    "func", "get_num_threads", "hessian", "inference_mode", "set_num_threads", "hvp",
+    "jacobian", "jvp", "vhp", "vjp", "vmap",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "linalg", "load", "manual_seed",
     "nn",
     "no_grad", "numerical_grad", "ones", "ones_like", "ops", "optim", "rand", "randn",

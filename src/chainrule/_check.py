@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_int", "is_number"]
+__all__ = ["check_device", "is_device", "is_int", "is_number"]
 
 
 def is_int(v: Any) -> bool:
@@ -18,3 +18,24 @@ def is_number(v: Any) -> bool:
     """A real number (Python or NumPy int or float), and not a bool."""
     return isinstance(v, (int, float, np.integer, np.floating)) \
         and not isinstance(v, (bool, np.bool_))
+
+
+# chainrule computes with NumPy on the CPU only: for PyTorch code, .to('cpu') is
+# accepted (and changes nothing) and any other device is refused.
+_DEVICE_NAMES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "mkldnn")
+
+
+def is_device(v: Any) -> bool:
+    """Whether ``v`` names a device (``'cpu'``, ``'cuda:0'``, a ``torch.device``)."""
+    if type(v).__name__ == "device" and hasattr(v, "type"):
+        return True   # a torch.device
+    return isinstance(v, str) and v.split(":")[0].lower() in _DEVICE_NAMES
+
+
+def check_device(device: Any, where: str) -> None:
+    """Accept ``"cpu"`` (or ``torch.device("cpu")``); refuse every other device."""
+    kind = device.type if hasattr(device, "type") else str(device).split(":")[0].lower()
+    if kind != "cpu":
+        raise ValueError(f"{where}: device {str(device)!r} is not available; chainrule "
+                         f"computes with NumPy on the CPU only. Drop the .to({str(device)!r})"
+                         f" call, or use 'cpu'")

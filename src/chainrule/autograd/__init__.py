@@ -25,12 +25,13 @@ from .gate import (
     sum_to_array,
     unregister_gate,
 )
-from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .record import apply, apply1, apply2
 
 __all__ = [
     "Array", "Gate", "Grads", "apply", "apply1", "apply2", "backward", "collect_gates",
-    "enable_grad", "gate_classes", "grad", "is_grad_enabled", "no_grad", "registered_gates",
+    "enable_grad", "gate_classes", "grad", "inference_mode", "is_grad_enabled", "no_grad",
+    "registered_gates",
     "root_gradient", "set_grad_enabled", "sum_to_array", "traced_gradients",
     "unregister_gate",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from .._config import GradMode
 
-__all__ = ["enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
 
 class _GradModeContext:
@@ -56,6 +56,40 @@ class enable_grad(_GradModeContext):
     """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
 
     _value = True
+
+
+class inference_mode(_GradModeContext):
+    """PyTorch's ``torch.inference_mode``: evaluation without a graph.
+
+    ``with cr.inference_mode():``, ``@cr.inference_mode()`` and ``@cr.inference_mode``
+    all work; tensors made inside need no grad and record nothing. In chainrule it is
+    :class:`no_grad` (there is no separate inference tensor kind, so such tensors can
+    be used in a graph later, unlike PyTorch's). ``inference_mode(False)`` leaves the
+    grad mode as it is.
+    """
+
+    _value = False
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):
+            return super().__new__(cls, mode)
+        self = super().__new__(cls)
+        self._mode = bool(mode)
+        return self
+
+    def __enter__(self) -> None:
+        self._prev = GradMode.enabled
+        if getattr(self, "_mode", True):
+            GradMode.enabled = False
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = getattr(self, "_mode", True)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return wrapper
 
 
 def is_grad_enabled() -> bool:

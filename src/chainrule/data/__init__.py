@@ -15,6 +15,7 @@ are downloaded and verified.
 """
 
 from ..errors import DataError
+from .dataset_tools import ConcatDataset, Subset, TensorDataset, random_split
 from .datasets import (
     DATA_ENV,
     MNIST,
@@ -36,6 +37,7 @@ __all__ = [
     "DATA_ENV",
     "MNIST",
     "ArrayDataset",
+    "ConcatDataset",
     "DataError",
     "DataLoader",
     "Dataset",
@@ -46,9 +48,12 @@ __all__ = [
     "RandomShift",
     "Sampler",
     "SequentialSampler",
+    "Subset",
+    "TensorDataset",
     "data_dir",
     "default_data_dir",
     "load_dataset",
+    "random_split",
     "read_idx",
     "write_idx",
 ]

@@ -47,6 +47,11 @@ class DataLoader:
         e.g. ``chainrule.distributed.DistributedSampler`` for this rank's shard.
     tensors:
         Yield :class:`chainrule.Tensor` batches (default) or plain ndarrays.
+    collate_fn:
+        ``collate_fn(samples) -> batch``, called with the list of ``dataset[i]`` of each
+        batch (PyTorch's argument): padding sequences, building dicts. Its result is
+        yielded as it is (``tensors`` does not apply). Without it, samples (tuples of
+        any length: ``(x, y)``, or a ``TensorDataset``'s) are stacked per position.
 
     Each iteration (``for x, y in loader``) is one epoch and advances the epoch number;
     :meth:`set_epoch` picks the epoch explicitly. ``len(loader)`` is the number of
@@ -55,11 +60,16 @@ class DataLoader:
 
     def __init__(self, dataset: Any, batch_size: int = 64, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None, *,
-                 sampler: Any = None, tensors: bool = True) -> None:
+                 sampler: Any = None, tensors: bool = True,
+                 collate_fn: Any = None) -> None:
         if not is_int(batch_size) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got "
                              f"{batch_size!r}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable (it gets the list of "
+                            f"samples of a batch), got a {type(collate_fn).__name__}")
+        self.collate_fn = collate_fn
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.drop_last = bool(drop_last)
@@ -199,18 +209,22 @@ class DataLoader:
         self._active = None
 
     # ------------------------------------------------------------------ iteration
-    def _batch(self, idx: np.ndarray | slice) -> tuple[Any, Any]:
+    def _batch(self, idx: np.ndarray | slice) -> Any:
+        rng = range(idx.start, idx.stop) if isinstance(idx, slice) else idx.tolist()
+        if self.collate_fn is not None:
+            return self.collate_fn([self.dataset[i] for i in rng])
         get_batch = getattr(self.dataset, "get_batch", None)
         if get_batch is not None:
             return get_batch(idx)
-        rng = range(idx.start, idx.stop) if isinstance(idx, slice) else idx.tolist()
-        pairs = [self.dataset[i] for i in rng]
-        xs = np.stack([np.asarray(getattr(x, "data", x)) for x, _ in pairs])
-        ys = np.stack([np.asarray(getattr(y, "data", y)) for _, y in pairs])
-        return xs, ys
+        samples = [self.dataset[i] for i in rng]
+        if not isinstance(samples[0], (tuple, list)):
+            return np.stack([np.asarray(getattr(s, "data", s)) for s in samples])
+        return tuple(np.stack([np.asarray(getattr(s[k], "data", s[k])) for s in samples])
+                     for k in range(len(samples[0])))
 
-    def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        """One epoch of batches ``(x, y)``."""
+    def __iter__(self) -> Iterator[Any]:
+        """One epoch of batches: ``(x, y)`` (a tuple per sample position), or what
+        ``collate_fn`` returns."""
         if self.tensors:
             # ArrayDataset.get_batch and the stacking fallback return fresh arrays, so
             # they can be wrapped without another copy; other get_batch methods might
@@ -225,7 +239,7 @@ class DataLoader:
         self._next_epoch, self._skip = epoch + 1, 0
         return self._run(epoch, start, wrap)
 
-    def _run(self, epoch: int, start: int, wrap: Any) -> Iterator[tuple[Any, Any]]:
+    def _run(self, epoch: int, start: int, wrap: Any) -> Iterator[Any]:
         self.sampler.set_epoch(epoch)
         # The sequential default reads contiguous slices (no index array, no gather).
         order = None if isinstance(self.sampler, SequentialSampler) else self.indices(epoch)
@@ -235,9 +249,14 @@ class DataLoader:
             for i in range(start, len(self)):
                 lo, hi = i * b, min((i + 1) * b, n)
                 idx: np.ndarray | slice = slice(lo, hi) if order is None else order[lo:hi]
-                xb, yb = self._batch(idx)
+                batch = self._batch(idx)
                 self._active = (epoch, i + 1)
-                yield wrap(np.asarray(xb)), wrap(np.asarray(yb))
+                if self.collate_fn is not None:
+                    yield batch
+                elif isinstance(batch, tuple):
+                    yield tuple(wrap(np.asarray(b)) for b in batch)
+                else:
+                    yield wrap(np.asarray(batch))
         finally:
             self._active = None
 

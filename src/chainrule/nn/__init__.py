@@ -14,7 +14,7 @@ Layers are thin: they hold :class:`Parameter` tensors and call gates from
 
 from __future__ import annotations
 
-from . import functional, init
+from . import functional, init, utils
 from .activation_layers import (
     CELU,
     ELU,
@@ -41,6 +41,8 @@ from .activation_layers import (
     Softplus,
     Softsign,
 )
+from .attention import MultiheadAttention
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .conv_layers import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -57,6 +59,7 @@ from .conv_layers import (
     Unflatten,
     Upsample,
 )
+from .hooks import RemovableHandle
 from .layers import (
     Affine,
     BatchNorm1d,
@@ -75,11 +78,18 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter, current_scope
+from .normalization import GroupNorm, LayerNorm
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .sparse import Embedding
+from .torch_weights import load_torch_state_dict, torch_state_dict
 
 __all__ = [
     "CELU",
     "ELU",
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "SELU",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
@@ -97,7 +107,10 @@ __all__ = [
     "Dropout",
     "Dropout1d",
     "Dropout2d",
+    "Embedding",
     "Flatten",
+    "GRUCell",
+    "GroupNorm",
     "Hardsigmoid",
     "Hardswish",
     "Hardtanh",
@@ -106,6 +119,8 @@ __all__ = [
     "Identity",
     "KLDivLoss",
     "L1Loss",
+    "LSTMCell",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSigmoid",
@@ -115,10 +130,17 @@ __all__ = [
     "MaxPool2d",
     "Mish",
     "Module",
+    "ModuleDict",
+    "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
+    "RNNCell",
     "ReLU",
     "ReLU6",
+    "RemovableHandle",
     "Sequential",
     "SiLU",
     "Sigmoid",
@@ -135,4 +157,7 @@ __all__ = [
     "current_scope",
     "functional",
     "init",
+    "load_torch_state_dict",
+    "torch_state_dict",
+    "utils",
 ]

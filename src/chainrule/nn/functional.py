@@ -9,6 +9,7 @@ Losses take ``reduction`` = ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,8 @@ from .losses import (
     nll_loss,
     smooth_l1_loss,
 )
+from .normalization import group_norm, layer_norm
+from .sparse import embedding
 
 conv1d = ops.conv1d
 conv2d = ops.conv2d
@@ -82,8 +85,10 @@ __all__ = [
     "dropout1d",
     "dropout2d",
     "elu",
+    "embedding",
     "fold",
     "gelu",
+    "group_norm",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
@@ -92,6 +97,7 @@ __all__ = [
     "interpolate",
     "kl_div",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
@@ -105,6 +111,7 @@ __all__ = [
     "one_hot",
     "relu",
     "relu6",
+    "scaled_dot_product_attention",
     "selu",
     "sigmoid",
     "silu",
@@ -395,3 +402,54 @@ def hinge_loss(scores: Any, target: Any, margin: float = 1.0,
     margins = ops.maximum(ops.add(ops.sub(s, correct), margin), 0.0)
     losses = ops.sum(ops.mul(margins, others), axis=1)
     return _reduce(losses, reduction)
+
+
+# ---------------------------------------------------------------------- attention
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: float | None = None) -> Tensor:
+    """``softmax(q k^T * scale + mask) v`` over the last two axes, as PyTorch's.
+
+    Shapes: query ``(..., L, E)``, key ``(..., S, E)``, value ``(..., S, Ev)``; result
+    ``(..., L, Ev)``. ``attn_mask`` broadcasts to ``(..., L, S)``: boolean (True = may
+    attend) or float (added to the scores). ``is_causal`` masks keys after each query
+    (a lower-triangular mask; not together with ``attn_mask``). ``scale`` defaults to
+    ``1/sqrt(E)``. ``dropout_p`` drops attention weights (always, as PyTorch's
+    function does: pass ``dropout_p=0`` in evaluation).
+    """
+    q, k, v = _tensor(query), _tensor(key), _tensor(value)
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got "
+                         f"{dropout_p!r}")
+    where = "scaled_dot_product_attention"
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1] \
+            or k.shape[-2] != v.shape[-2]:
+        raise ShapeError(f"{where}: expected query (..., L, E), key (..., S, E), value "
+                         f"(..., S, Ev); got {q.shape}, {k.shape}, {v.shape}")
+    L, S = q.shape[-2], k.shape[-2]
+    s = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = ops.matmul(q, k.swapaxes(-1, -2)) * s
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(f"{where}: give attn_mask or is_causal=True, not both")
+        attn_mask = np.tril(np.ones((L, S), dtype=bool))
+    if attn_mask is not None:
+        m = attn_mask if isinstance(attn_mask, Tensor) and attn_mask.requires_grad \
+            else np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+        shape = np.shape(m.data if isinstance(m, Tensor) else m)
+        try:
+            np.broadcast_shapes(shape, scores.shape)
+        except ValueError:
+            raise ShapeError(f"{where}: attn_mask of shape {shape} does not broadcast to "
+                             f"the scores' shape {scores.shape} (..., L, S)") from None
+        if isinstance(m, np.ndarray) and m.dtype == bool:
+            scores = ops.where(m, scores, -np.inf)
+        elif isinstance(m, np.ndarray) and m.dtype.kind not in "fc":
+            raise DtypeError(f"{where}: attn_mask must be boolean or floating-point, got "
+                             f"{m.dtype}")
+        else:
+            scores = scores + m
+    attn = ops.softmax(scores, axis=-1)
+    if dropout_p:
+        attn = dropout(attn, dropout_p, True)
+    return ops.matmul(attn, v)

@@ -70,8 +70,12 @@ class Linear(Module):
     for tanh/sigmoid networks ``init.xavier_uniform_(W)``.
 
     The forward pass is one fused Affine gate, whose backward is ``dX = dY . W^T``,
-    ``dW = X^T . dY``, ``db = sum of dY over the batch``.
+    ``dW = X^T . dY``, ``db = sum of dY over the batch``. To load PyTorch weights use
+    ``cr.nn.load_torch_state_dict``, which transposes them.
     """
+
+    #: Parameters stored as the transpose of PyTorch's (see ``nn.torch_weights``).
+    _torch_transposed = ("weight",)
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype: Any = np.float32) -> None:

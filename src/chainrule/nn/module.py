@@ -46,11 +46,14 @@ from typing import Any
 import numpy as np
 
 from .. import _config
+from .._check import check_device, is_device
 from .._tensor import Tensor, from_numpy
 from ..autograd import no_grad
 from ..errors import DtypeError
 from ..scopes import record_scope
-from ..serialization import StateDictKeys, check_state_dict
+from ..serialization import CheckpointError, StateDictKeys, check_state_dict
+from .hooks import RemovableHandle, add_hook, call_with_hooks
+from .torch_weights import refuse_torch_layout, torch_layout_hint
 
 __all__ = ["RECORD_SCOPES", "Module", "Parameter", "current_scope"]
 
@@ -109,6 +112,30 @@ def _set_param_name(p: Parameter, name: str) -> None:
         p._auto_name = True
 
 
+def _refuse_plain_container(owner: Any, name: str, value: Any) -> None:
+    """A list/tuple/dict holding modules or parameters not registered otherwise would
+    hide them from parameters(), state_dict() and optimizers: refuse it."""
+    items = list(value.values()) if isinstance(value, dict) else list(value)
+    has_mod = any(isinstance(v, Module) for v in items)
+    has_par = any(isinstance(v, Parameter) for v in items)
+    if not (has_mod or has_par):
+        return
+    # Aliases of what is already registered (a dict of the book's names) lose nothing.
+    known = {id(m) for m in owner.modules()} | {id(p) for p in owner.parameters()}
+    if all(id(v) in known for v in items if isinstance(v, (Module, Parameter))):
+        return
+    kind = type(value).__name__
+    if isinstance(value, dict):
+        fix = "nn.ModuleDict" if has_mod else "nn.ParameterDict"
+    else:
+        fix = "nn.ModuleList" if has_mod else "nn.ParameterList"
+    what = "modules" if has_mod else "parameters"
+    raise TypeError(
+        f"{type(owner).__name__}.{name}: a plain {kind} of {what} would not be registered "
+        f"(their parameters would be missing from parameters(), state_dict() and the "
+        f"optimizer); wrap it: self.{name} = {fix}(...)")
+
+
 class Module:
     """Base class of every layer, loss and model.
 
@@ -126,6 +153,9 @@ class Module:
         d["_buffers"] = {}
         d["_modules"] = {}
         d["_prefix"] = ""
+        d["_forward_pre_hooks"] = {}
+        d["_forward_hooks"] = {}
+        d["_backward_hooks"] = {}
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -134,6 +164,12 @@ class Module:
                                   f"subclasses of nn.Module must implement it")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+            return call_with_hooks(self, args, kwargs, self._scoped_call)
+        return self._scoped_call(args, kwargs)
+
+    def _scoped_call(self, args: tuple, kwargs: dict) -> Any:
         if not RECORD_SCOPES or not _GradMode.enabled:
             return self.forward(*args, **kwargs)
         scope = self.__dict__.get("_prefix") or type(self).__name__
@@ -145,6 +181,33 @@ class Module:
             _SCOPE_STACK.pop()
         record_scope(start, next(_clock), scope)
         return out
+
+    # ------------------------------------------------------------------ hooks
+    def _hook_registry(self, kind: str) -> dict:
+        return self.__dict__.setdefault(kind, {})
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a returned value (a
+        tuple, or one value) replaces the positional arguments. See :mod:`.hooks`."""
+        return add_hook(self._hook_registry("_forward_pre_hooks"), hook,
+                        f"{type(self).__name__}.register_forward_pre_hook", prepend,
+                        with_kwargs)
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a returned value
+        replaces the output. See :mod:`.hooks`."""
+        return add_hook(self._hook_registry("_forward_hooks"), hook,
+                        f"{type(self).__name__}.register_forward_hook", prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], *,
+                                    prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` during backward, once the
+        gradients of this call's inputs are known (PyTorch's signature; see
+        :mod:`.hooks` for what may be returned)."""
+        return add_hook(self._hook_registry("_backward_hooks"), hook,
+                        f"{type(self).__name__}.register_full_backward_hook", prepend)
 
     # ------------------------------------------------------------------ registration
     def _registry(self, what: str) -> dict:
@@ -169,6 +232,8 @@ class Module:
             d[name] = value
             _set_param_name(value, _join(d["_prefix"], name))
             return
+        if isinstance(value, (list, tuple, dict)) and type(value) in (list, tuple, dict):
+            _refuse_plain_container(self, name, value)
         if isinstance(value, Module):
             mods = self._registry("modules")
             self._forget(name)
@@ -372,15 +437,39 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype: Any) -> Module:
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
         """Convert every floating-point parameter and buffer to ``dtype``, in place.
 
-        Gradients are dropped. Convert before creating an optimizer (its state has the
-        parameters' old dtype).
+        ``model.to(np.float64)``, ``model.to("float64")``, ``model.to(dtype=...)``.
+        A device is accepted for PyTorch code: ``"cpu"`` (or ``torch.device("cpu")``)
+        changes nothing, since chainrule computes with NumPy on the CPU; any other
+        device (``"cuda"``, ``"mps"``) is an error. Gradients are dropped. Convert before
+        creating an optimizer (its state has the parameters' old dtype).
         """
-        dt = np.dtype(dtype)
+        where = f"{type(self).__name__}.to"
+        if len(args) > 2:
+            raise TypeError(f"{where}: expected at most a device and a dtype, got "
+                            f"{len(args)} arguments")
+        for a in args:
+            if is_device(a):
+                if device is not None:
+                    raise TypeError(f"{where}: the device is given twice")
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise TypeError(f"{where}: the dtype is given twice ({dtype!r}, {a!r})")
+        if device is not None:
+            check_device(device, where)
+        if dtype is None:
+            return self
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{where}: {dtype!r} is neither a dtype (np.float32, "
+                            f"'float64') nor a device ('cpu')") from None
         if dt.kind != "f":
-            raise DtypeError(f"{type(self).__name__}.to: parameters need a floating-point "
+            raise DtypeError(f"{where}: parameters need a floating-point "
                              f"dtype, got {dt}")
         for _, t in [*self.named_parameters(), *self.named_buffers()]:
             if t.data.dtype.kind == "f" and t.data.dtype != dt:
@@ -440,10 +529,15 @@ class Module:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a mapping of "
                             f"names to arrays, got {type(state_dict).__name__}")
+        refuse_torch_layout(self, state_dict)
         items = self._state_items()
         targets = dict(items)
-        result = check_state_dict(targets, state_dict, strict=strict,
-                                  what=f"state dict given to {type(self).__name__}")
+        try:
+            result = check_state_dict(targets, state_dict, strict=strict,
+                                      what=f"state dict given to {type(self).__name__}")
+        except CheckpointError as e:
+            hint = torch_layout_hint(self, state_dict)
+            raise (CheckpointError(f"{e}\n{hint}") if hint else e) from None
         plan = []
         bad = []
         for name, t in items:
@@ -455,7 +549,6 @@ class Module:
                 bad.append(f"    {name!r}: cannot cast {arr.dtype} to {t.data.dtype}")
             plan.append((t, arr))
         if bad:
-            from ..serialization import CheckpointError
             raise CheckpointError(f"state dict given to {type(self).__name__} does not match "
                                   f"the model:\n  dtype mismatches ({len(bad)}):\n"
                                   + "\n".join(bad))
@@ -467,6 +560,12 @@ class Module:
                     t.data = arr.astype(t.data.dtype, copy=True)
                 t.mark_modified()
         return result
+
+    def summary(self, *inputs: Any, **kwargs: Any) -> Any:
+        """Layers, output shapes (when given an example input) and parameter counts;
+        ``print(model.summary(x))``. See :func:`chainrule.nn.summary.summary`."""
+        from .summary import summary
+        return summary(self, *inputs, **kwargs)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._check import check_device, is_device
 from .._tensor import Tensor, plain
 from ..errors import ShapeError
 from ._registry import export
@@ -197,6 +198,22 @@ def _float(x: Tensor) -> Tensor:
 def _double(x: Tensor) -> Tensor:
     """``t.double()``: float64."""
     return astype(x, np.float64)
+
+
+@export(name="to", public=False, method=True)
+def _to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``t.to(dtype)``, ``t.to("cpu")``, ``t.to("cpu", dtype)``, as PyTorch's: a device
+    other than the CPU is refused (NumPy computes on the CPU); a dtype is ``astype``."""
+    for a in args:
+        if is_device(a):
+            device = a
+        elif dtype is None:
+            dtype = a
+        else:
+            raise TypeError(f"Tensor.to: expected a device and/or a dtype, got {args!r}")
+    if device is not None:
+        check_device(device, "Tensor.to")
+    return x if dtype is None else astype(x, dtype)
 
 
 @export(name="long", public=False, method=True)

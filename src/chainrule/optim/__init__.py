@@ -16,11 +16,23 @@ from __future__ import annotations
 
 from . import lr_scheduler
 from .adaptive import Adagrad, Adam, AdamW, RMSprop
-from .lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler, StepLR
+from .lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 from .optimizer import Optimizer
 from .sgd import SGD
 
 __all__ = [
     "SGD", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler",
-    "Optimizer", "RMSprop", "StepLR", "lr_scheduler",
+    "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop",
+    "ReduceLROnPlateau", "SequentialLR", "StepLR", "lr_scheduler",
 ]
