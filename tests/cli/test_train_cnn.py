@@ -1,5 +1,5 @@
-"""``chainrule train --model cnn``: the run folder with the book's figures, exact resume,
-evaluate, and the option checks."""
+"""``chainrule train --model cnn`` and ``--model lstm``: the run folder (with the book's
+figures for the CNN), exact resume, evaluate, and the option checks."""
 
 from __future__ import annotations
 
@@ -82,3 +82,46 @@ def test_build_cnn_shapes_and_errors() -> None:
         build_cnn((1, 28, 28), [6, 12], [100, 10])
     with pytest.raises(ValueError, match="positive odd number"):
         build_cnn((1, 28, 28), [6], [6 * 196, 10], kernel_size=2)
+
+
+def test_lstm_run_reads_rows_and_resumes_exactly(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    import chainrule.train as T
+
+    args = ["train", "--dataset", "mnist-sample", "--model", "lstm", "--hidden", "16", "16",
+            "--epochs", "2", "--no-plots", "--quiet", "--seed", "2"]
+    assert run_cli(*args, "--out", "whole") == 0
+    out = capsys.readouterr().out
+    assert float(out.split("test accuracy ")[1].split("%")[0]) > 30.0, out
+    config = json.loads(Path("whole/config.json").read_text())
+    assert config["model"] == "lstm" and config["sizes"] == [28, 16, 16, 10]
+    assert config["image_shape"] == [1, 28, 28] and config["lr"] == 3e-3
+    assert config["model_description"].startswith(
+        "LSTM over rows (28 steps of 28 pixels), 2 layers of 16, then Linear to 10")
+    count = {"n": 0}
+
+    def stop(self: T.CSVLogger, trainer: T.Trainer, info: T.StepInfo) -> None:
+        count["n"] += 1
+        if count["n"] == 70:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(T.CSVLogger, "on_batch_end", stop)
+        assert run_cli(*args, "--out", "split") == 130
+    assert run_cli("train", "--resume", "split/checkpoint.npz", "--quiet", "--no-plots") == 0
+    a, b = load_checkpoint("whole/checkpoint.npz"), load_checkpoint("split/checkpoint.npz")
+    assert weights_equal(a["model"], b["model"])
+    assert "lstm.weight_ih_l1" in a["model"]
+    capsys.readouterr()
+    assert run_cli("evaluate", "whole/checkpoint.npz") == 0
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--model", "lstm", "--hidden", "16", "32"], "the LSTM's layers have one size"),
+    (["--model", "lstm", "--dropout", "0.2"], "--dropout applies to --model mlp and cnn"),
+])
+def test_lstm_options_are_checked(extra: list[str], message: str,
+                                  capsys: pytest.CaptureFixture) -> None:
+    assert run_cli("train", "--dataset", "mnist-sample", "--epochs", "1", "--quiet",
+                   "--no-plots", *extra) != 0
+    assert message in capsys.readouterr().err

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                                    allow_sample=args.dataset is not None, dtype=dtype)
         sizes = [int(s) for s in config["sizes"]]
         n_in = int(np.prod(data.x.shape[1:]))
-        wants = int(np.prod(config["image_shape"])) if config.get("model") == "cnn" \
+        wants = int(np.prod(config["image_shape"])) if config.get("model") in ("cnn", "lstm") \
             else sizes[0]
         if n_in != wants:
             return _err(f"the model takes {wants} inputs but {about.split(':')[0]} has "

@@ -18,7 +18,9 @@ writes a run folder::
 
 ``--model cnn`` trains a LeNet-style network instead: blocks of a 3x3 convolution, ReLU
 and 2x2 max pooling (``--channels 16 32``: two blocks), then a hidden layer of 128
-(``--hidden``) and the output layer.
+(``--hidden``) and the output layer. ``--model lstm`` reads each image row by row (28
+steps of 28 pixels) with an LSTM of ``--hidden 128`` units (give the size twice for two
+layers) and classifies its last state.
 
 The process keeps freed memory for reuse (``cr.retain_freed_memory``), so that each
 step does not fault in fresh pages. Ctrl-C stops after the current step and saves the
@@ -71,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
 }
 #: What differs for ``--model cnn``: its linear part after the convolution blocks.
 CNN_HIDDEN = [128]
+#: The LSTM's hidden size (one entry per layer, all equal), and its Adam learning rate
+#: (3e-3 reaches 97.8% on the sample in 20 epochs; Adam's usual 1e-3, 92.6% in 12).
+LSTM_HIDDEN = [128]
+LSTM_ADAM_LR = 3e-3
 #: Options only a CNN has.
 CNN_ONLY = ("channels", "kernel_size")
 #: Options a resumed run may change (everything else must match the checkpoint).
@@ -108,12 +114,15 @@ def register(subparsers: Any) -> None:
     model = p.add_argument_group("model")
     model.add_argument("--model", choices=MODELS, default=None,
                        help=f"mlp: fully connected layers; cnn: convolution blocks, then "
-                            f"fully connected layers (default {d['model']})")
+                            f"fully connected layers; lstm: an LSTM reading the image row by "
+                            f"row (default {d['model']})")
     model.add_argument("--hidden", type=positive_int, nargs="+", default=None,
                        metavar="N", help=f"hidden layer sizes (default "
                                          f"{' '.join(map(str, d['hidden']))}; with --model "
                                          f"cnn: {' '.join(map(str, CNN_HIDDEN))}, after the "
-                                         f"convolution blocks)")
+                                         f"convolution blocks; with --model lstm: the LSTM's "
+                                         f"size, once per layer, default "
+                                         f"{' '.join(map(str, LSTM_HIDDEN))})")
     model.add_argument("--channels", type=positive_int, nargs="+", default=None,
                        metavar="C", help=f"--model cnn: output channels of each convolution "
                                          f"block, each followed by ReLU and 2x2 max pooling "
@@ -133,7 +142,8 @@ def register(subparsers: Any) -> None:
                      help=f"update rule (default {d['optimizer']}; momentum/nesterov are "
                           f"SGD with momentum 0.9)")
     opt.add_argument("--lr", type=positive_float, default=None,
-                     help=f"learning rate (default per optimizer: {lrs})")
+                     help=f"learning rate (default per optimizer: {lrs}; with --model lstm, "
+                          f"adam/adamw {LSTM_ADAM_LR:g})")
     opt.add_argument("--lr-schedule", choices=("cosine", "step", "none"), default=None,
                      help=f"learning-rate schedule over the epochs (default "
                           f"{d['lr_schedule']}; step: x0.1 after each third of the epochs)")
@@ -230,6 +240,11 @@ def _make_scheduler(name: str, optimizer: Any, epochs: int) -> Any:
 def _describe_model(config: dict[str, Any], n_params: int) -> str:
     sizes = "-".join(map(str, config["sizes"]))
     extra = f", dropout {config['dropout']}" if config.get("dropout") else ""
+    if config.get("model") == "lstm":
+        h = config["sizes"][1:-1]
+        return (f"LSTM over rows ({config['image_shape'][1]} steps of {config['sizes'][0]} "
+                f"pixels), {len(h)} layer{'s' if len(h) > 1 else ''} of {h[0]}, then "
+                f"Linear to {config['sizes'][-1]}; {n_params:,} parameters, {config['dtype']}")
     if config.get("model") == "cnn":
         k = config["kernel_size"]
         blocks = " ".join(f"[conv {k}x{k} {c}, pool 2]" for c in config["channels"])
@@ -333,10 +348,20 @@ def run(args: argparse.Namespace) -> int:
                     return _err(f"{', '.join(stray)} only apply to --model cnn")
                 for k in CNN_ONLY:
                     config.pop(k)
+            if config["model"] == "lstm":
+                config["hidden"] = list(given.get("hidden", LSTM_HIDDEN))
+                if len(set(config["hidden"])) != 1:
+                    return _err(f"--hidden {' '.join(map(str, config['hidden']))}: the LSTM's "
+                                f"layers have one size; give it once per layer (e.g. "
+                                f"--hidden 128 128)")
+                if config.get("dropout"):
+                    return _err("--dropout applies to --model mlp and cnn")
             config["hidden"] = list(config["hidden"])
             config["data_dir"] = args.data_dir
             if config["lr"] is None:
                 config["lr"] = DEFAULT_LR[config["optimizer"]]
+                if config["model"] == "lstm" and config["optimizer"] in ("adam", "adamw"):
+                    config["lr"] = LSTM_ADAM_LR
             out_dir = Path(args.out) if args.out else _new_run_dir(Path("runs"))
             if (out_dir / "checkpoint.npz").exists():
                 return _err(f"{out_dir} already holds a run (checkpoint.npz); resume it with "
@@ -352,6 +377,13 @@ def run(args: argparse.Namespace) -> int:
             config["dataset_resolved"] = _resolved_name(config, train_set)
             if config["shift"] is None:
                 config["shift"] = 2 if config["dataset_resolved"] == "mnist-sample" else 0
+            if config["model"] == "lstm":
+                side = math.isqrt(n_in)
+                if side * side != n_in:
+                    return _err(f"--model lstm needs square images; {about} has {n_in} "
+                                f"values per sample")
+                config["image_shape"] = [1, side, side]
+                n_in = side
             if config["model"] == "cnn":
                 side = math.isqrt(n_in)
                 if side * side != n_in:
@@ -502,7 +534,7 @@ def _plots(out_dir: Path, history: list[Any], ev: Any, test_set: Any,
     from ..train import plot_confusion, plot_curves, plot_samples
     classes = config.get("classes") or [str(i) for i in range(ev.num_classes)]
     short = [c.split("/")[0] for c in classes]
-    kind = "CNN" if config.get("model") == "cnn" else "MLP"
+    kind = str(config.get("model", "mlp")).upper()
     title = (f"{getattr(test_set, 'title', type(test_set).__name__)}, {kind} "
              + "-".join(map(str, config["sizes"])))
     try:

@@ -13,10 +13,10 @@ from .. import nn, optim
 from ..serialization import CheckpointError
 
 __all__ = ["ACTIVATIONS", "DEFAULT_LR", "MODELS", "OPTIMIZERS", "build_cnn", "build_mlp",
-           "make_optimizer", "model_from_config"]
+           "build_row_lstm", "make_optimizer", "model_from_config"]
 
 #: The model families :func:`model_from_config` rebuilds.
-MODELS = ("mlp", "cnn")
+MODELS = ("mlp", "cnn", "lstm")
 
 #: Activations :func:`build_mlp` knows.
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -125,6 +125,8 @@ def model_from_config(config: Mapping[str, Any], where: str = "checkpoint") -> A
             f"alone: build the model yourself and use model.load_state_dict("
             f"cr.load(path)['model'])") from e
     kind = str(config.get("model", "mlp"))
+    if kind == "lstm":
+        return _lstm_from_config(config, sizes, dtype, where)
     if kind not in MODELS:
         raise CheckpointError(f"{where}: unknown model {kind!r} in its config; chainrule "
                               f"train builds {', '.join(MODELS)}")
@@ -135,6 +137,32 @@ def model_from_config(config: Mapping[str, Any], where: str = "checkpoint") -> A
         return build_mlp(sizes, activation, dtype, dropout)
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{where}: its config describes an invalid {kind.upper()}: "
+                              f"{type(e).__name__}: {e}") from e
+
+
+def build_row_lstm(image_shape: Sequence[int], sizes: Sequence[int],
+                   dtype: Any = np.float32) -> Any:
+    """An LSTM that reads each image row by row (``nn.models.RowLSTMClassifier``):
+    ``sizes`` is ``[row width, hidden, ..., classes]``, one LSTM layer per hidden
+    entry, all of one size."""
+    from ..nn.models import RowLSTMClassifier
+
+    _, rows, cols = (int(v) for v in image_shape)
+    hidden = [int(v) for v in sizes[1:-1]]
+    if int(sizes[0]) != cols or not hidden or len(set(hidden)) != 1:
+        raise ValueError(f"build_row_lstm: sizes must be [{cols}, H, ..., H, classes] (the "
+                         f"row width, one equal hidden size per LSTM layer, the classes), "
+                         f"got {list(sizes)}")
+    return RowLSTMClassifier(rows, cols, hidden_size=hidden[0], num_classes=int(sizes[-1]),
+                             num_layers=len(hidden), dtype=dtype)
+
+
+def _lstm_from_config(config: Mapping[str, Any], sizes: list[int], dtype: Any,
+                      where: str) -> Any:
+    try:
+        return build_row_lstm(config["image_shape"], sizes, dtype)
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{where}: its config describes an invalid LSTM: "
                               f"{type(e).__name__}: {e}") from e
 
 
