@@ -19,6 +19,7 @@ Modules: :mod:`.comm` (the world: init, rank, barrier, broadcast_object),
 :mod:`.syncbn` (SyncBatchNorm) and :mod:`.watchdog` (the bound on every collective).
 """
 
+from .buckets import GradientBuckets
 from .collectives import (
     allreduce_gradients,
     allreduce_mean,
@@ -46,6 +47,7 @@ __all__ = [
     "DistributedError",
     "DistributedOptimizer",
     "DistributedSampler",
+    "GradientBuckets",
     "MPIUnavailableError",
     "SyncBatchNorm",
     "allreduce_gradients",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._tensor import Tensor
 from ..autograd import enable_grad
 from ..optim import Optimizer
+from .buckets import GradientBuckets
 from .collectives import allreduce_gradients
 
 __all__ = ["DistributedOptimizer"]
@@ -32,10 +34,14 @@ class DistributedOptimizer(Optimizer):
 
     (Broadcast the parameters first. The Trainer's per-epoch metrics are then each
     rank's own; average them with :func:`allreduce_mean` if you report them.)
+
+    ``overlap=True`` sends the gradients in buckets of about ``bucket_mb`` megabytes
+    as backward produces them (:class:`~chainrule.distributed.buckets.GradientBuckets`)
+    instead of all at once in ``step()``; the result is the same.
     """
 
-    def __init__(self, optimizer: Optimizer, *, average: bool = True, comm: Any = None
-                 ) -> None:
+    def __init__(self, optimizer: Optimizer, *, average: bool = True, comm: Any = None,
+                 overlap: bool = False, bucket_mb: float = 1.0) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"DistributedOptimizer: expected a chainrule.optim optimizer, "
                             f"got {type(optimizer).__name__}")
@@ -46,6 +52,8 @@ class DistributedOptimizer(Optimizer):
         self.__dict__["optimizer"] = optimizer
         self.__dict__["average"] = bool(average)
         self.__dict__["comm"] = comm
+        self.__dict__["buckets"] = GradientBuckets(
+            self.parameters(), bucket_mb, average, comm) if overlap else None
 
     # shared state: these are the wrapped optimizer's own objects
     @property
@@ -69,7 +77,7 @@ class DistributedOptimizer(Optimizer):
         return getattr(self.optimizer, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("optimizer", "average", "comm"):
+        if name in ("optimizer", "average", "comm", "buckets"):
             self.__dict__[name] = value
         else:
             setattr(self.optimizer, name, value)
@@ -79,8 +87,18 @@ class DistributedOptimizer(Optimizer):
         return [p for g in self.optimizer.param_groups for p in g["params"]]
 
     def synchronize(self) -> None:
-        """Average (or sum) the gradients over the ranks now; :meth:`step` does it too."""
-        allreduce_gradients(self.parameters(), average=self.average, comm=self.comm)
+        """Average (or sum) the gradients over the ranks now; :meth:`step` does it too.
+        With ``overlap=True`` the buckets started during backward are waited for."""
+        if self.buckets is not None:
+            self.buckets.synchronize()
+        else:
+            allreduce_gradients(self.parameters(), average=self.average, comm=self.comm)
+
+    def no_sync(self) -> Any:
+        """With ``overlap=True``: a context in which backward passes only accumulate
+        (for gradient accumulation over several passes); otherwise nothing to do."""
+        return self.buckets.no_sync() if self.buckets is not None else \
+            contextlib.nullcontext()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Run ``closure`` (if given), average the gradients over the ranks, update."""
