@@ -159,6 +159,11 @@ def register(subparsers: Any) -> None:
     opt.add_argument("--seed", type=non_negative_int, default=None,
                      help=f"random seed of weights, shuffling and augmentation (default "
                           f"{d['seed']})")
+    opt.add_argument("--distributed", action="store_true",
+                     help="train data-parallel over MPI (automatic under mpiexec/srun with "
+                          "more than one process): each rank takes batch-size/N samples of "
+                          "every global batch, gradients are averaged, rank 0 prints and "
+                          "writes the run folder")
     opt.add_argument("--threads", type=non_negative_int, default=None,
                      help=f"BLAS threads for the matrix products (default {d['threads']}: "
                           f"an MLP's products are small, and on a busy machine extra BLAS "
@@ -285,8 +290,14 @@ def run(args: argparse.Namespace) -> int:
         make_optimizer,
         model_from_config,
     )
+    from ._world import open_world
 
-    say = (lambda *a, **k: None) if args.quiet else print
+    try:
+        world = open_world(bool(getattr(args, "distributed", False)))
+    except ChainruleError as e:
+        return _err(str(e))
+    quiet = args.quiet or not world.main
+    say = (lambda *a, **k: None) if quiet else print
     given = _given(args)
     checkpoint = None
     try:
@@ -331,6 +342,12 @@ def run(args: argparse.Namespace) -> int:
                                 f"for {config['epochs']} epochs, so its length cannot "
                                 f"change on resume; start a new run instead")
                 config["epochs"] = args.epochs
+            if int(config.get("processes", 1)) != world.size:
+                return _err(f"--resume: {args.resume} was trained on "
+                            f"{int(config.get('processes', 1))} process(es) and this run has "
+                            f"{world.size}; resume it with the same number (mpiexec -n "
+                            f"{int(config.get('processes', 1))}): the position in the data "
+                            f"is kept per process")
             if args.data_dir is not None:
                 config["data_dir"] = args.data_dir
             out_dir = Path(args.out) if args.out else Path(args.resume).resolve().parent
@@ -358,6 +375,7 @@ def run(args: argparse.Namespace) -> int:
                     return _err("--dropout applies to --model mlp and cnn")
             config["hidden"] = list(config["hidden"])
             config["data_dir"] = args.data_dir
+            config["processes"] = world.size
             if config["lr"] is None:
                 config["lr"] = DEFAULT_LR[config["optimizer"]]
                 if config["model"] == "lstm" and config["optimizer"] in ("adam", "adamw"):
@@ -409,24 +427,38 @@ def run(args: argparse.Namespace) -> int:
         config["weight_decay"] = float(optimizer.param_groups[0]["weight_decay"])
         scheduler = _make_scheduler(config["lr_schedule"], optimizer, config["epochs"])
         n_params = sum(p.size for p in model.parameters())
-        train_loader = DataLoader(train_set, config["batch_size"], shuffle=True,
-                                  seed=int(config["seed"]))
+        if world.size > 1:
+            if config["batch_size"] % world.size:
+                return _err(f"--batch-size {config['batch_size']} is the global batch; it "
+                            f"must be a multiple of the {world.size} processes")
+            world.dist.broadcast_parameters(model)
+            optimizer = world.dist.DistributedOptimizer(optimizer)
+            train_loader = DataLoader(
+                train_set, config["batch_size"] // world.size,
+                sampler=world.dist.DistributedSampler(train_set, seed=int(config["seed"])))
+        else:
+            train_loader = DataLoader(train_set, config["batch_size"], shuffle=True,
+                                      seed=int(config["seed"]))
         test_loader = DataLoader(test_set, EVAL_BATCH)
         shape = train_set.x.shape[1:]
         side = math.isqrt(int(np.prod(shape)))
         transform = RandomShift(config["shift"], (side, side)) \
             if config.get("shift") and side * side == int(np.prod(shape)) else None
 
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if world.main:
+            out_dir.mkdir(parents=True, exist_ok=True)
         ckpt_path = out_dir / "checkpoint.npz"
         callbacks: list[Any] = []
-        if not args.quiet:
+        if not quiet:
             callbacks.append(ProgressBar())
             callbacks.append(EpochTable())
-        callbacks.append(CSVLogger(out_dir / "metrics.csv"))
+        if world.main:
+            callbacks.append(CSVLogger(out_dir / "metrics.csv"))
         trainer = Trainer(model, model_loss(), optimizer, train_loader, test_loader,
-                          scheduler=scheduler, callbacks=callbacks, checkpoint_path=ckpt_path,
-                          config=config, transform=transform)
+                          scheduler=scheduler, callbacks=callbacks,
+                          checkpoint_path=ckpt_path if world.main else None,
+                          config=config, transform=transform,
+                          reduce_metrics=world.reduce_metrics if world.size > 1 else None)
         info = {
             **config,
             "dataset_description": about,
@@ -458,13 +490,19 @@ def run(args: argparse.Namespace) -> int:
                 f"{trainer.batch + 1} of {len(train_loader)}")
         else:
             info["created"] = _dt.datetime.now().isoformat(timespec="seconds")
-        _write_json(out_dir / "config.json", info)
+        if world.size > 1:
+            info["distributed"] = {"processes": world.size,
+                                   "local_batch": config["batch_size"] // world.size}
+        if world.main:
+            _write_json(out_dir / "config.json", info)
         say(f"model: {info['model_description']}; optimizer: {_describe_optim(config)}")
         say(f"training: {config['epochs']} epochs of {len(train_loader)} batches of "
             f"{config['batch_size']}" + (f", random shifts up to {config['shift']} px"
                                          if transform is not None else "")
             + (f", {config['threads']} BLAS thread{'s' if config['threads'] > 1 else ''}"
                if config.get("threads") else "")
+            + (f", data-parallel over {world.size} processes (local batch "
+               f"{config['batch_size'] // world.size})" if world.size > 1 else "")
             + f"; run folder: {out_dir}")
 
         # -------------------------------------------------------------- train
@@ -475,6 +513,8 @@ def run(args: argparse.Namespace) -> int:
             try:
                 history = trainer.fit(int(config["epochs"]))
             except TrainingInterrupted as e:
+                if not world.main:
+                    return 130
                 print(f"\n{e.message[0].upper()}{e.message[1:]}.", file=sys.stderr)
                 if e.checkpoint is not None:
                     print(f"Resume with: chainrule train --resume {e.checkpoint}",
@@ -486,6 +526,8 @@ def run(args: argparse.Namespace) -> int:
                 ev = evaluate(model, model_loss(), test_loader)
 
         # -------------------------------------------------------------- report
+        if not world.main:
+            return 0
         plots_note = ""
         if not args.no_plots:
             plots_note = _plots(out_dir, history, ev, test_set, config, model)

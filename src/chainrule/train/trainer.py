@@ -51,6 +51,15 @@ from .metrics import (
 __all__ = ["Trainer", "fit"]
 
 
+def _kind(obj: Any) -> str:
+    """An optimizer's or scheduler's type name; a data-parallel wrapper (an optimizer
+    that synchronizes the gradients, then steps the ``optimizer`` it wraps) is named by
+    what it wraps, so that one run's checkpoint resumes with any number of processes."""
+    inner = getattr(obj, "__dict__", {}).get("optimizer") \
+        if callable(getattr(obj, "synchronize", None)) else None
+    return type(inner if inner is not None else obj).__name__
+
+
 class _Running:
     """Sums over the batches of the current epoch (exactly restorable)."""
 
@@ -108,6 +117,11 @@ class Trainer:
         (data augmentation such as :class:`~chainrule.data.RandomShift`). Random
         transforms must draw from :func:`chainrule.random.get_rng` so that resuming
         stays exact.
+    reduce_metrics:
+        Data-parallel training: ``(loss_sum, correct, samples)`` of this process's
+        epoch to those of all processes (e.g. summed with an allreduce), so that the
+        epoch's train loss and accuracy are the global batch's. Called by every rank at
+        the end of every epoch.
 
     Attributes
     ----------
@@ -129,7 +143,9 @@ class Trainer:
                  callbacks: Sequence[Callback] = (),
                  checkpoint_path: str | os.PathLike[str] | None = None,
                  config: Mapping[str, Any] | None = None,
-                 transform: Callable[[Any], Any] | None = None) -> None:
+                 transform: Callable[[Any], Any] | None = None,
+                 reduce_metrics: Callable[[float, int, int], tuple[float, int, int]]
+                 | None = None) -> None:
         for name, need in (("train_loader", ("state_dict", "load_state_dict", "set_epoch")),
                            ("optimizer", ("step", "zero_grad", "state_dict",
                                           "load_state_dict"))):
@@ -149,6 +165,7 @@ class Trainer:
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
         self.config = dict(config) if config is not None else {}
         self.transform = transform
+        self.reduce_metrics = reduce_metrics
         self.history: list[EpochResult] = []
         self.epoch = 0
         self.batch = 0
@@ -182,7 +199,7 @@ class Trainer:
             "config": self.config,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "optimizer_type": type(self.optimizer).__name__,
+            "optimizer_type": _kind(self.optimizer),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scheduler_type": type(self.scheduler).__name__
             if self.scheduler is not None else None,
@@ -205,7 +222,7 @@ class Trainer:
         state = validate_checkpoint(dict(state), "checkpoint")
         for what, obj in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
             saved = state.get(f"{what}_type")
-            mine = type(obj).__name__ if obj is not None else None
+            mine = _kind(obj) if obj is not None else None
             if saved is not None and saved != mine:
                 raise CheckpointError(f"checkpoint: it was saved with the {what} {saved}, "
                                       f"but this trainer has {mine}; resume with the same "
@@ -357,9 +374,12 @@ class Trainer:
         seconds = train_seconds + (time.perf_counter() - t_eval)
         if run.samples == 0:
             raise ValueError("fit: the training loader yielded no batches")
+        loss_sum, correct, samples = (run.loss_sum, run.correct, run.samples) \
+            if self.reduce_metrics is None else \
+            self.reduce_metrics(run.loss_sum, run.correct, run.samples)
         self._updating = True   # bookkeeping below must not be saved half done
-        result = EpochResult(epoch=self.epoch + 1, train_loss=run.loss_sum / run.samples,
-                             train_acc=run.correct / run.samples, test_loss=test_loss,
+        result = EpochResult(epoch=self.epoch + 1, train_loss=loss_sum / samples,
+                             train_acc=correct / samples, test_loss=test_loss,
                              test_acc=test_acc, seconds=seconds,
                              samples_per_s=run.samples / train_seconds
                              if train_seconds > 0 else math.nan, lr=lr)

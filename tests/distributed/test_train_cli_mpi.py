@@ -1,0 +1,80 @@
+"""``mpiexec -n 2 chainrule train``: one model trained data-parallel, equal to one
+process on the same global batches; rank 0 alone prints and writes the run folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainrule.cli import main
+from chainrule.cli._world import launched_size
+from chainrule.train import load_checkpoint
+
+from .test_mpi import MPIEXEC, SRC, pytestmark  # noqa: F401  (the MPI skips)
+
+ARGS = ["train", "--dataset", "mnist-sample", "--hidden", "32", "--epochs", "2",
+        "--shift", "0", "--dtype", "float64", "--no-plots", "--seed", "1"]
+
+
+def _mpi_train(tmp: Path, n: int, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(SRC), OPENBLAS_NUM_THREADS="1",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [str(MPIEXEC), "-n", str(n), sys.executable, "-m", "chainrule", *ARGS, *extra]
+    return subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_two_processes_train_what_one_process_trains(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    r = _mpi_train(tmp_path, 2, "--out", "two")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("done: test accuracy") == 1          # rank 0 alone prints
+    assert "data-parallel over 2 processes (local batch 32)" in r.stdout
+    monkeypatch.chdir(tmp_path)
+    assert main([*ARGS, "--out", "one", "--quiet"]) == 0
+    one, two = load_checkpoint("one/checkpoint.npz"), load_checkpoint("two/checkpoint.npz")
+    for k in one["model"]:
+        np.testing.assert_allclose(two["model"][k], one["model"][k], rtol=1e-9, atol=1e-12)
+    config = json.loads((tmp_path / "two" / "config.json").read_text())
+    assert config["distributed"] == {"processes": 2, "local_batch": 32}
+    rows = [ln.split(",") for ln in (tmp_path / "two" / "metrics.csv").read_text().split()]
+    rows1 = [ln.split(",") for ln in (tmp_path / "one" / "metrics.csv").read_text().split()]
+    head = rows[0]
+    for col in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        i = head.index(col)
+        np.testing.assert_allclose([float(x[i]) for x in rows[1:]],
+                                   [float(x[i]) for x in rows1[1:]], rtol=1e-9)
+    # it resumes under the same number of processes (the position in the data is kept
+    # per process), and says so under another
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    r = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "chainrule", "train",
+                        "--resume", "two/checkpoint.npz", "--quiet", "--no-plots"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "chainrule", "train", "--resume",
+                        "two/checkpoint.npz", "--quiet", "--no-plots"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode != 0
+    assert "was trained on 2 process(es) and this run has 1" in r.stderr
+
+
+def test_a_global_batch_that_does_not_split_is_refused(tmp_path: Path) -> None:
+    r = _mpi_train(tmp_path, 2, "--out", "odd", "--batch-size", "63")
+    assert r.returncode != 0
+    assert "--batch-size 63 is the global batch; it must be a multiple of the 2" in r.stderr
+
+
+def test_the_launcher_is_detected_from_its_environment() -> None:
+    assert launched_size({}) == 1
+    assert launched_size({"PMI_SIZE": "4"}) == 4
+    assert launched_size({"OMPI_COMM_WORLD_SIZE": "3"}) == 3
+    assert launched_size({"PMI_SIZE": "1"}) == 1
+    assert launched_size({"SLURM_PROCID": "0", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "8"}) == 8
+    assert launched_size({"SLURM_NTASKS": "8"}) == 1          # an allocation, not a step
