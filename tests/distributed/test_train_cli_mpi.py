@@ -78,3 +78,67 @@ def test_the_launcher_is_detected_from_its_environment() -> None:
     assert launched_size({"PMI_SIZE": "1"}) == 1
     assert launched_size({"SLURM_PROCID": "0", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "8"}) == 8
     assert launched_size({"SLURM_NTASKS": "8"}) == 1          # an allocation, not a step
+
+
+def _rank_pid(token: str, rank: int, timeout: float = 60.0) -> int:
+    """The pid of the rank-``rank`` process whose command line holds ``token``."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                cmd = (d / "cmdline").read_bytes()
+                env = (d / "environ").read_bytes()
+            except OSError:
+                continue
+            if token.encode() in cmd and b"chainrule" in cmd and \
+                    f"PMI_RANK={rank}".encode() in env.split(b"\0"):
+                return int(d.name)
+        time.sleep(0.05)
+    raise AssertionError(f"no rank {rank} process of {token} within {timeout} s")
+
+
+@pytest.mark.parametrize("who", [0, 1])
+def test_ctrl_c_on_one_rank_stops_all_after_the_same_step_and_resumes_exactly(
+        tmp_path: Path, who: int) -> None:
+    import signal
+    import time
+
+    args = [*ARGS[:ARGS.index("--epochs")], "--epochs", "3", *ARGS[ARGS.index("--epochs") + 2:],
+            "--hidden", "256", "--quiet"]
+    env = dict(os.environ, PYTHONPATH=str(SRC), OPENBLAS_NUM_THREADS="1")
+    run = lambda *extra: [str(MPIEXEC), "-n", "2", sys.executable, "-m",  # noqa: E731
+                          "chainrule", *args, *extra]
+    whole = subprocess.run(run("--out", "whole"), cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert whole.returncode == 0, whole.stderr
+    proc = subprocess.Popen(run("--out", "split"), cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        pid = _rank_pid("split", who)
+        metrics = tmp_path / "split" / "metrics.csv"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not metrics.exists() or
+                                               len(metrics.read_text().split()) < 2):
+            time.sleep(0.02)                      # epoch 1 is done: interrupt epoch 2
+        os.kill(pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "Training interrupted at epoch" in err and "checkpoint saved to" in err, err
+    assert "aborting all ranks" not in err        # no rank was left waiting
+    mid = load_checkpoint(tmp_path / "split" / "checkpoint.npz")
+    assert not mid["progress"]["complete"] or mid["progress"]["epoch"] < 3
+    r = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "chainrule", "train",
+                        "--resume", "split/checkpoint.npz", "--quiet", "--no-plots"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                       check=False)
+    assert r.returncode == 0, r.stderr
+    a = load_checkpoint(tmp_path / "whole" / "checkpoint.npz")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.npz")
+    for k in a["model"]:
+        np.testing.assert_array_equal(a["model"][k], b["model"][k])

@@ -49,6 +49,11 @@ class World:
         """Rank 0: the one that prints, and writes the run folder."""
         return self.rank == 0
 
+    @property
+    def agree_stop(self) -> Any:
+        """The Trainer's stop agreement (None in a world of one)."""
+        return _agree(self.dist) if self.dist is not None and self.size > 1 else None
+
     def reduce_metrics(self, loss_sum: float, correct: int, samples: int
                        ) -> tuple[float, int, int]:
         """An epoch's sums over every rank."""
@@ -56,6 +61,13 @@ class World:
             return loss_sum, correct, samples
         a, b, c = self.dist.allreduce_sum([loss_sum, float(correct), float(samples)])
         return float(a), round(b), round(c)
+
+
+def _agree(dist: Any) -> Any:
+    def agree_stop(stop: bool) -> bool:
+        """Whether any rank was asked to stop (one tiny allreduce per step)."""
+        return dist.allreduce_sum(1.0 if stop else 0.0) > 0
+    return agree_stop
 
 
 def open_world(force: bool) -> World:

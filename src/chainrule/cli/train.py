@@ -458,7 +458,8 @@ def run(args: argparse.Namespace) -> int:
                           scheduler=scheduler, callbacks=callbacks,
                           checkpoint_path=ckpt_path if world.main else None,
                           config=config, transform=transform,
-                          reduce_metrics=world.reduce_metrics if world.size > 1 else None)
+                          reduce_metrics=world.reduce_metrics if world.size > 1 else None,
+                          agree_stop=world.agree_stop)
         info = {
             **config,
             "dataset_description": about,
@@ -517,7 +518,8 @@ def run(args: argparse.Namespace) -> int:
                     return 130
                 print(f"\n{e.message[0].upper()}{e.message[1:]}.", file=sys.stderr)
                 if e.checkpoint is not None:
-                    print(f"Resume with: chainrule train --resume {e.checkpoint}",
+                    launch = f"mpiexec -n {world.size} " if world.size > 1 else ""
+                    print(f"Resume with: {launch}chainrule train --resume {e.checkpoint}",
                           file=sys.stderr)
                 return 130
             elapsed = time.perf_counter() - t0

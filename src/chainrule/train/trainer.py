@@ -122,6 +122,10 @@ class Trainer:
         epoch to those of all processes (e.g. summed with an allreduce), so that the
         epoch's train loss and accuracy are the global batch's. Called by every rank at
         the end of every epoch.
+    agree_stop:
+        Data-parallel training: called by every rank after every step with whether
+        this rank was asked to stop (Ctrl-C); returns whether any rank was, so that all
+        ranks stop after the same step and rank 0's checkpoint is the job's.
 
     Attributes
     ----------
@@ -145,7 +149,7 @@ class Trainer:
                  config: Mapping[str, Any] | None = None,
                  transform: Callable[[Any], Any] | None = None,
                  reduce_metrics: Callable[[float, int, int], tuple[float, int, int]]
-                 | None = None) -> None:
+                 | None = None, agree_stop: Callable[[bool], bool] | None = None) -> None:
         for name, need in (("train_loader", ("state_dict", "load_state_dict", "set_epoch")),
                            ("optimizer", ("step", "zero_grad", "state_dict",
                                           "load_state_dict"))):
@@ -166,6 +170,7 @@ class Trainer:
         self.config = dict(config) if config is not None else {}
         self.transform = transform
         self.reduce_metrics = reduce_metrics
+        self.agree_stop = agree_stop
         self.history: list[EpochResult] = []
         self.epoch = 0
         self.batch = 0
@@ -358,7 +363,10 @@ class Trainer:
                                 samples_per_s=(run.samples - base_samples) / elapsed
                                 if elapsed > 0 else math.nan)
                 self._emit("on_batch_end", info)
-            if self._stop_requested:
+            stop = self._stop_requested
+            if self.agree_stop is not None:       # data parallel: all ranks stop together
+                stop = self.agree_stop(stop)
+            if stop:
                 raise KeyboardInterrupt
         run.seconds = base_seconds + (time.perf_counter() - t_start)
         self._epoch_clock = None
