@@ -124,7 +124,7 @@ def test_ctrl_c_on_one_rank_stops_all_after_the_same_step_and_resumes_exactly(
                                                len(metrics.read_text().split()) < 2):
             time.sleep(0.02)                      # epoch 1 is done: interrupt epoch 2
         os.kill(pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
