@@ -58,11 +58,26 @@ def test_two_processes_train_what_one_process_trains(tmp_path: Path,
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
                        check=False)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-m", "chainrule", "train", "--resume",
-                        "two/checkpoint.npz", "--quiet", "--no-plots"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=120, check=False)
-    assert r.returncode != 0
-    assert "was trained on 2 process(es) and this run has 1" in r.stderr
+    assert "was saved in the middle" not in r.stderr
+
+
+def test_an_end_of_epoch_checkpoint_resumes_on_another_number_of_processes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = [a for a in ARGS if a not in ("--epochs", "2")] + ["--lr-schedule", "none"]
+    env = dict(os.environ, PYTHONPATH=str(SRC), OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "chainrule", *plain,
+                        "--epochs", "2", "--out", "two", "--quiet"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    monkeypatch.chdir(tmp_path)
+    # 2 epochs on 2 processes, then the third on 1, equals 3 epochs on 1 process
+    assert main(["train", "--resume", "two/checkpoint.npz", "--epochs", "3", "--quiet",
+                 "--no-plots"]) == 0
+    assert main([*plain, "--epochs", "3", "--out", "one", "--quiet"]) == 0
+    a, b = load_checkpoint("one/checkpoint.npz"), load_checkpoint("two/checkpoint.npz")
+    assert b["progress"]["epoch"] == 3
+    for k in a["model"]:
+        np.testing.assert_allclose(b["model"][k], a["model"][k], rtol=1e-9, atol=1e-12)
 
 
 def test_a_global_batch_that_does_not_split_is_refused(tmp_path: Path) -> None:
@@ -133,6 +148,12 @@ def test_ctrl_c_on_one_rank_stops_all_after_the_same_step_and_resumes_exactly(
     assert "aborting all ranks" not in err        # no rank was left waiting
     mid = load_checkpoint(tmp_path / "split" / "checkpoint.npz")
     assert not mid["progress"]["complete"] or mid["progress"]["epoch"] < 3
+    if not mid["progress"]["complete"]:       # mid-epoch: only the same number resumes it
+        one = subprocess.run([sys.executable, "-m", "chainrule", "train", "--resume",
+                              "split/checkpoint.npz", "--quiet"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert one.returncode != 0
+        assert "saved in the middle of an epoch by 2 process(es)" in one.stderr
     r = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "chainrule", "train",
                         "--resume", "split/checkpoint.npz", "--quiet", "--no-plots"],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,

@@ -342,12 +342,17 @@ def run(args: argparse.Namespace) -> int:
                                 f"for {config['epochs']} epochs, so its length cannot "
                                 f"change on resume; start a new run instead")
                 config["epochs"] = args.epochs
-            if int(config.get("processes", 1)) != world.size:
-                return _err(f"--resume: {args.resume} was trained on "
-                            f"{int(config.get('processes', 1))} process(es) and this run has "
-                            f"{world.size}; resume it with the same number (mpiexec -n "
-                            f"{int(config.get('processes', 1))}): the position in the data "
-                            f"is kept per process")
+            before = int(config.get("processes", 1))
+            if before != world.size:
+                if not checkpoint["progress"]["complete"]:
+                    return _err(f"--resume: {args.resume} was saved in the middle of an epoch "
+                                f"by {before} process(es) and this run has {world.size}; "
+                                f"resume it with the same number (mpiexec -n {before}), or "
+                                f"from an end-of-epoch checkpoint")
+                if config["batch_size"] % world.size:
+                    return _err(f"--resume: the run's global batch {config['batch_size']} "
+                                f"does not split over {world.size} processes")
+                config["processes"] = world.size
             if args.data_dir is not None:
                 config["data_dir"] = args.data_dir
             out_dir = Path(args.out) if args.out else Path(args.resume).resolve().parent
@@ -472,6 +477,8 @@ def run(args: argparse.Namespace) -> int:
             "options_given": {k: v for k, v in given.items()},
         }
         if checkpoint is not None:
+            if int(checkpoint["config"].get("processes", 1)) != world.size:
+                checkpoint = _regroup(checkpoint, train_loader, config)
             trainer.load_state_dict(checkpoint)
             previous: dict[str, Any] = {}
             with_prev = out_dir / "config.json"
@@ -546,6 +553,22 @@ def run(args: argparse.Namespace) -> int:
         return _err(str(e))
     except ChainruleError as e:
         return _err(str(e))
+
+
+def _regroup(checkpoint: dict[str, Any], loader: Any, config: dict[str, Any]
+             ) -> dict[str, Any]:
+    """An end-of-epoch checkpoint of N processes for this run's number: the next
+    epoch's global order is the same seeded permutation whatever the number of
+    processes, so only the loader's layout changes (its local batch and sampler)."""
+    saved = checkpoint["loader"]
+    seed = (saved.get("sampler") or {}).get("seed", saved.get("seed"))
+    fresh = dict(loader.state_dict())
+    fresh["epoch"], fresh["batch"] = saved["epoch"], 0
+    if "sampler" in fresh:
+        fresh["sampler"] = {**fresh["sampler"], "seed": seed}
+    else:
+        fresh["seed"] = seed
+    return {**checkpoint, "loader": fresh, "config": config}
 
 
 def model_loss() -> Any:
