@@ -4,6 +4,7 @@
 * ``stop``: rank 1 stops itself (SIGSTOP) before the third;
 * ``exit``: rank 1 leaves with ``sys.exit(0)`` before the third;
 * ``slow``: rank 1 computes (sleeps) for 20 s before the third;
+* ``kill``: rank 1 is killed (SIGKILL) before the third;
 * ``late``: rank 1 finishes normally, rank 0 calls one collective more.
 
 Rank 0 prints ``done`` if it gets through; the timeout comes from the command line.
@@ -30,6 +31,8 @@ for step in range(5):
         os.kill(os.getpid(), signal.SIGSTOP)
     if me == 1 and step == 2 and mode == "exit":
         sys.exit(0)
+    if me == 1 and step == 2 and mode == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
     if me == 1 and step == 2 and mode == "slow":
         time.sleep(20)
     (w * w).sum().backward()

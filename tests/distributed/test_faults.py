@@ -53,3 +53,10 @@ def test_a_rank_still_computing_is_named_as_alive() -> None:
     assert ("waited 3 s (the timeout) for rank 1 (alive at call 4, computing, not in a "
             "collective) to reach call 5" in r.stderr)
     assert took < 18, took                      # the job did not wait out the 20 s
+
+
+def test_a_killed_rank_ends_the_job_at_once() -> None:
+    took, r = _run("kill", timeout=60.0)
+    assert r.returncode != 0
+    assert "rank 0 done" not in r.stdout
+    assert took < 30, took
