@@ -37,12 +37,11 @@ def test_cnn_run_folder_has_filters_and_feature_maps(capsys: pytest.CaptureFixtu
     assert ckpt["model"]["1.weight"].shape == (4, 1, 3, 3)
 
 
-def test_cnn_resume_is_exact(monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture) -> None:
+def _interrupt_and_resume(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> dict:
+    """Run ``args`` into split/, Ctrl-C after 70 steps, resume: the weights must equal
+    whole/'s (the same run uninterrupted). Returns whole/'s checkpoint."""
     import chainrule.train as T
 
-    args = ["train", *SMALL_CNN, "--no-plots", "--seed", "3"]
-    assert run_cli(*args, "--out", "whole") == 0
     count = {"n": 0}
 
     def stop(self: T.CSVLogger, trainer: T.Trainer, info: T.StepInfo) -> None:
@@ -56,6 +55,15 @@ def test_cnn_resume_is_exact(monkeypatch: pytest.MonkeyPatch,
     assert run_cli("train", "--resume", "split/checkpoint.npz", "--quiet", "--no-plots") == 0
     a, b = load_checkpoint("whole/checkpoint.npz"), load_checkpoint("split/checkpoint.npz")
     assert weights_equal(a["model"], b["model"])
+    return a
+
+
+def test_cnn_resume_is_exact(monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture) -> None:
+
+    args = ["train", *SMALL_CNN, "--no-plots", "--seed", "3"]
+    assert run_cli(*args, "--out", "whole") == 0
+    _interrupt_and_resume(monkeypatch, args)
     capsys.readouterr()
     assert run_cli("evaluate", "whole/checkpoint.npz") == 0
     assert "accuracy" in capsys.readouterr().out
@@ -86,7 +94,6 @@ def test_build_cnn_shapes_and_errors() -> None:
 
 def test_lstm_run_reads_rows_and_resumes_exactly(monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture) -> None:
-    import chainrule.train as T
 
     args = ["train", "--dataset", "mnist-sample", "--model", "lstm", "--hidden", "16", "16",
             "--epochs", "2", "--no-plots", "--quiet", "--seed", "2"]
@@ -98,19 +105,7 @@ def test_lstm_run_reads_rows_and_resumes_exactly(monkeypatch: pytest.MonkeyPatch
     assert config["image_shape"] == [1, 28, 28] and config["lr"] == 3e-3
     assert config["model_description"].startswith(
         "LSTM over rows (28 steps of 28 pixels), 2 layers of 16, then Linear to 10")
-    count = {"n": 0}
-
-    def stop(self: T.CSVLogger, trainer: T.Trainer, info: T.StepInfo) -> None:
-        count["n"] += 1
-        if count["n"] == 70:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as m:
-        m.setattr(T.CSVLogger, "on_batch_end", stop)
-        assert run_cli(*args, "--out", "split") == 130
-    assert run_cli("train", "--resume", "split/checkpoint.npz", "--quiet", "--no-plots") == 0
-    a, b = load_checkpoint("whole/checkpoint.npz"), load_checkpoint("split/checkpoint.npz")
-    assert weights_equal(a["model"], b["model"])
+    a = _interrupt_and_resume(monkeypatch, args)
     assert "lstm.weight_ih_l1" in a["model"]
     capsys.readouterr()
     assert run_cli("evaluate", "whole/checkpoint.npz") == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["World", "launched_size", "open_world"]
+__all__ = ["World", "launched_size", "open_world", "regroup"]
 
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
 
@@ -79,3 +79,19 @@ def open_world(force: bool) -> World:
 
     dist.init()
     return World(dist) if dist.world_size() > 1 or force else World()
+
+
+def regroup(checkpoint: dict[str, Any], loader: Any, config: dict[str, Any]
+             ) -> dict[str, Any]:
+    """An end-of-epoch checkpoint of N processes for this run's number: the next
+    epoch's global order is the same seeded permutation whatever the number of
+    processes, so only the loader's layout changes (its local batch and sampler)."""
+    saved = checkpoint["loader"]
+    seed = (saved.get("sampler") or {}).get("seed", saved.get("seed"))
+    fresh = dict(loader.state_dict())
+    fresh["epoch"], fresh["batch"] = saved["epoch"], 0
+    if "sampler" in fresh:
+        fresh["sampler"] = {**fresh["sampler"], "seed": seed}
+    else:
+        fresh["seed"] = seed
+    return {**checkpoint, "loader": fresh, "config": config}

@@ -242,30 +242,6 @@ def _make_scheduler(name: str, optimizer: Any, epochs: int) -> Any:
     return optim.StepLR(optimizer, step_size=max(epochs // 3, 1), gamma=0.1)
 
 
-def _describe_model(config: dict[str, Any], n_params: int) -> str:
-    sizes = "-".join(map(str, config["sizes"]))
-    extra = f", dropout {config['dropout']}" if config.get("dropout") else ""
-    if config.get("model") == "lstm":
-        h = config["sizes"][1:-1]
-        return (f"LSTM over rows ({config['image_shape'][1]} steps of {config['sizes'][0]} "
-                f"pixels), {len(h)} layer{'s' if len(h) > 1 else ''} of {h[0]}, then "
-                f"Linear to {config['sizes'][-1]}; {n_params:,} parameters, {config['dtype']}")
-    if config.get("model") == "cnn":
-        k = config["kernel_size"]
-        blocks = " ".join(f"[conv {k}x{k} {c}, pool 2]" for c in config["channels"])
-        return (f"CNN {blocks} then {sizes} ({config['activation']}{extra}), "
-                f"{n_params:,} parameters, {config['dtype']}")
-    return (f"MLP {sizes} ({config['activation']}{extra}), {n_params:,} parameters, "
-            f"{config['dtype']}")
-
-
-def _describe_optim(config: dict[str, Any]) -> str:
-    wd = f", weight decay {config['weight_decay']:g}" if config.get("weight_decay") else ""
-    sched = "" if config["lr_schedule"] == "none" else f" ({config['lr_schedule']} schedule)"
-    return f"{config['optimizer']} lr {config['lr']:g}{sched}{wd}"
-
-
-# ---------------------------------------------------------------------- the command
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``chainrule train`` (returns the exit code)."""
     import numpy as np
@@ -290,7 +266,8 @@ def run(args: argparse.Namespace) -> int:
         make_optimizer,
         model_from_config,
     )
-    from ._world import open_world
+    from ._report import describe_model, describe_optim, plots
+    from ._world import open_world, regroup
 
     try:
         world = open_world(bool(getattr(args, "distributed", False)))
@@ -471,14 +448,14 @@ def run(args: argparse.Namespace) -> int:
             "train_samples": len(train_set),
             "test_samples": len(test_set),
             "parameters": int(n_params),
-            "model_description": _describe_model(config, n_params),
+            "model_description": describe_model(config, n_params),
             "versions": {"chainrule": __version__, "numpy": np.__version__,
                          "python": platform.python_version()},
             "options_given": {k: v for k, v in given.items()},
         }
         if checkpoint is not None:
             if int(checkpoint["config"].get("processes", 1)) != world.size:
-                checkpoint = _regroup(checkpoint, train_loader, config)
+                checkpoint = regroup(checkpoint, train_loader, config)
             trainer.load_state_dict(checkpoint)
             previous: dict[str, Any] = {}
             with_prev = out_dir / "config.json"
@@ -503,7 +480,7 @@ def run(args: argparse.Namespace) -> int:
                                    "local_batch": config["batch_size"] // world.size}
         if world.main:
             _write_json(out_dir / "config.json", info)
-        say(f"model: {info['model_description']}; optimizer: {_describe_optim(config)}")
+        say(f"model: {info['model_description']}; optimizer: {describe_optim(config)}")
         say(f"training: {config['epochs']} epochs of {len(train_loader)} batches of "
             f"{config['batch_size']}" + (f", random shifts up to {config['shift']} px"
                                          if transform is not None else "")
@@ -539,7 +516,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         plots_note = ""
         if not args.no_plots:
-            plots_note = _plots(out_dir, history, ev, test_set, config, model)
+            plots_note = plots(out_dir, history, ev, test_set, config, model)
         best = max(history, key=lambda r: r.test_acc) if history else None
         summary = (f"test accuracy {100 * ev.accuracy:.2f}% (loss {ev.loss:.4f}) after "
                    f"{len(history)} epochs")
@@ -555,64 +532,7 @@ def run(args: argparse.Namespace) -> int:
         return _err(str(e))
 
 
-def _regroup(checkpoint: dict[str, Any], loader: Any, config: dict[str, Any]
-             ) -> dict[str, Any]:
-    """An end-of-epoch checkpoint of N processes for this run's number: the next
-    epoch's global order is the same seeded permutation whatever the number of
-    processes, so only the loader's layout changes (its local batch and sampler)."""
-    saved = checkpoint["loader"]
-    seed = (saved.get("sampler") or {}).get("seed", saved.get("seed"))
-    fresh = dict(loader.state_dict())
-    fresh["epoch"], fresh["batch"] = saved["epoch"], 0
-    if "sampler" in fresh:
-        fresh["sampler"] = {**fresh["sampler"], "seed": seed}
-    else:
-        fresh["seed"] = seed
-    return {**checkpoint, "loader": fresh, "config": config}
-
-
 def model_loss() -> Any:
     """The loss every ``chainrule train`` model is trained with."""
     from .. import nn
     return nn.SoftmaxCrossEntropy()
-
-
-def _cnn_plots(out_dir: Path, model: Any, test_set: Any) -> None:
-    """The book's figures: the first convolution's filters, and the feature maps of the
-    first test image after each convolution block (ReLU applied)."""
-    from .. import nn
-    from ..autograd import no_grad
-    from ..train import plot_feature_maps, plot_filters
-
-    convs = [m for m in model if isinstance(m, nn.Conv2d)]
-    plot_filters(convs[0].weight.data, out_dir / "filters.png")
-    stages, x = [], test_set.x[:1]
-    with no_grad():
-        for layer in model:
-            x = layer(x)
-            if isinstance(layer, nn.ReLU) and x.ndim == 4:
-                stages.append((f"block {len(stages) + 1}", x.data[0]))
-    plot_feature_maps(test_set.x[0], stages, out_dir / "feature_maps.png")
-
-
-def _plots(out_dir: Path, history: list[Any], ev: Any, test_set: Any,
-           config: dict[str, Any], model: Any = None) -> str:
-    """Draw the three PNGs; returns a note for the final line (empty if all is well)."""
-    from ..train import plot_confusion, plot_curves, plot_samples
-    classes = config.get("classes") or [str(i) for i in range(ev.num_classes)]
-    short = [c.split("/")[0] for c in classes]
-    kind = str(config.get("model", "mlp")).upper()
-    title = (f"{getattr(test_set, 'title', type(test_set).__name__)}, {kind} "
-             + "-".join(map(str, config["sizes"])))
-    try:
-        if history:
-            plot_curves(history, out_dir / "curves.png", title=title)
-        plot_confusion(ev.confusion_matrix(), short, out_dir / "confusion.png",
-                       title=f"confusion matrix, {len(ev.targets):,} test images")
-        plot_samples(test_set.x, ev.predictions, ev.targets, short, out_dir / "samples.png")
-        if kind == "CNN":
-            _cnn_plots(out_dir, model, test_set)
-    except ImportError as e:
-        print(f"chainrule train: plots skipped: {e}", file=sys.stderr)
-        return " (no plots: matplotlib missing)"
-    return ""

@@ -18,8 +18,9 @@ from .._tensor import Tensor
 from ..errors import ShapeError
 from . import functional as F
 from . import init
+from ._arguments import _float_dtype, _positive_int
 from .functional import _check_p
-from .layers import BatchNorm1d, _float_dtype, _positive_int
+from .layers import BatchNorm1d
 from .module import Module, Parameter
 
 __all__ = [

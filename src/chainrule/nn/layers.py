@@ -19,9 +19,10 @@ import numpy as np
 from .. import ops
 from .._check import is_int
 from .._tensor import Tensor
-from ..errors import DtypeError, ShapeError
+from ..errors import ShapeError
 from . import functional as F
 from . import init
+from ._arguments import _float_dtype, _positive_int
 from .module import Module, Parameter
 
 __all__ = [
@@ -29,19 +30,6 @@ __all__ = [
     "Identity", "Linear", "MSELoss", "ReLU", "Sequential", "Sigmoid", "SoftmaxCrossEntropy",
     "SoftmaxWithLoss", "Tanh",
 ]
-
-
-def _positive_int(where: str, what: str, v: Any) -> int:
-    if not is_int(v) or v <= 0:
-        raise ValueError(f"{where}: {what} must be a positive integer, got {v!r}")
-    return int(v)
-
-
-def _float_dtype(where: str, dtype: Any) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise DtypeError(f"{where}: parameters need a floating-point dtype, got {dt}")
-    return dt
 
 
 class Linear(Module):

@@ -15,7 +15,8 @@ import numpy as np
 from .. import ops
 from .._check import is_int
 from .._tensor import Tensor, wrap
-from ..errors import DtypeError, ShapeError
+from ..errors import ShapeError
+from ._arguments import _float_dtype
 from .module import Module, Parameter
 
 __all__ = ["GroupNorm", "LayerNorm", "group_norm", "layer_norm"]
@@ -84,13 +85,6 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
     return y
 
 
-def _float(where: str, dtype: Any) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise DtypeError(f"{where}: parameters need a floating-point dtype, got {dt}")
-    return dt
-
-
 class LayerNorm(Module):
     """Layer normalisation (Ba et al.) over the last axes, as ``torch.nn.LayerNorm``.
 
@@ -108,7 +102,7 @@ class LayerNorm(Module):
             raise ValueError(f"LayerNorm: eps must be positive, got {eps!r}")
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        dt = _float("LayerNorm", dtype)
+        dt = _float_dtype("LayerNorm", dtype)
         if self.elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dt))
             if bias:
@@ -146,7 +140,7 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps = float(eps)
         self.affine = bool(affine)
-        dt = _float("GroupNorm", dtype)
+        dt = _float_dtype("GroupNorm", dtype)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_channels, dt))
             self.bias = Parameter(np.zeros(self.num_channels, dt))

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from .._check import is_int
 from .._tensor import Tensor, wrap
-from ..errors import DtypeError, ShapeError
+from ..errors import ShapeError
 from . import functional as F
 from . import init
+from ._arguments import _float_dtype, _positive_int
 from .module import Module, Parameter
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
@@ -41,17 +41,6 @@ __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _positive(where: str, what: str, v: Any) -> int:
-    if not is_int(v) or v <= 0:
-        raise ValueError(f"{where}: {what} must be a positive integer, got {v!r}")
-    return int(v)
-
-
-def _dtype(where: str, dtype: Any) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise DtypeError(f"{where}: parameters need a floating-point dtype, got {dt}")
-    return dt
 
 
 def _as_tensor(x: Any, dtype: np.dtype) -> Tensor:
@@ -99,10 +88,10 @@ class _CellBase(Module):
                  dtype: Any = np.float32) -> None:
         super().__init__()
         name = type(self).__name__
-        self.input_size = _positive(name, "input_size", input_size)
-        self.hidden_size = _positive(name, "hidden_size", hidden_size)
+        self.input_size = _positive_int(name, "input_size", input_size)
+        self.hidden_size = _positive_int(name, "hidden_size", hidden_size)
         self.bias = bool(bias)
-        dt = _dtype(name, dtype)
+        dt = _float_dtype(name, dtype)
         g = _GATES[self.mode] * self.hidden_size
         self.weight_ih = Parameter(np.zeros((g, self.input_size), dt))
         self.weight_hh = Parameter(np.zeros((g, self.hidden_size), dt))
@@ -222,9 +211,9 @@ class _RNNBase(Module):
                  bidirectional: bool = False, dtype: Any = np.float32) -> None:
         super().__init__()
         name = type(self).__name__
-        self.input_size = _positive(name, "input_size", input_size)
-        self.hidden_size = _positive(name, "hidden_size", hidden_size)
-        self.num_layers = _positive(name, "num_layers", num_layers)
+        self.input_size = _positive_int(name, "input_size", input_size)
+        self.hidden_size = _positive_int(name, "hidden_size", hidden_size)
+        self.num_layers = _positive_int(name, "num_layers", num_layers)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         if isinstance(dropout, bool) or not 0.0 <= float(dropout) < 1.0:
@@ -232,7 +221,7 @@ class _RNNBase(Module):
                              f"{dropout!r}")
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        dt = _dtype(name, dtype)
+        dt = _float_dtype(name, dtype)
         g = _GATES[self.mode] * self.hidden_size
         D = 2 if self.bidirectional else 1
         self._names: list[tuple[str, ...]] = []
