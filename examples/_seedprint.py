@@ -27,7 +27,7 @@ import numpy as np
 def fmt(v: Any, digits: int = 6) -> str:
     """A number as a person would write it: 220, 2.2, 0.7311 (arrays in brackets)."""
     if hasattr(v, "numpy"):
-        v = v.numpy()
+        v = v.detach().numpy()
     arr = np.asarray(v)
     if arr.ndim == 0:
         return f"{float(arr):.{digits}g}"
@@ -57,9 +57,9 @@ def edge_table(rows: Sequence[tuple[str, Any, Any]], grad_label: str) -> None:
 
 def check(label: str, got: Any, expected: Any, rtol: float = 1e-12) -> None:
     """Print a computed value next to the seed note's closed form, and whether they agree."""
-    # Values are read, not differentiated: .numpy() is the explicit detach.
-    got = got.numpy() if hasattr(got, "numpy") else got
-    expected = expected.numpy() if hasattr(expected, "numpy") else expected
+    # Values are read, not differentiated: .detach().numpy() is the explicit detach.
+    got = got.detach().numpy() if hasattr(got, "numpy") else got
+    expected = expected.detach().numpy() if hasattr(expected, "numpy") else expected
     ok = np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float),
                      rtol=rtol, atol=1e-12)
     verdict = "agree" if ok else "DISAGREE"

@@ -101,7 +101,7 @@ def jacobian(f, x0: np.ndarray) -> np.ndarray:
         up = np.zeros(y.shape)
         up.flat[i] = 1.0
         (g,) = cr.grad(y, x, grad_outputs=up, retain_graph=True)
-        rows.append(g.numpy())
+        rows.append(g.detach().numpy())
     return np.array(rows)
 
 
@@ -125,8 +125,8 @@ def jacobian_shapes() -> None:
         return cr.tensor(a) @ gv               # g (n,) -> f (m,), Jacobian (m, n)
 
     j_total = jacobian(lambda i: f(g(h(i))), i0)
-    h0 = h(cr.tensor(i0)).numpy()
-    g0 = g(cr.tensor(h0)).numpy()
+    h0 = h(cr.tensor(i0)).detach().numpy()
+    g0 = g(cr.tensor(h0)).detach().numpy()
     j_f, j_g, j_h = jacobian(f, g0), jacobian(g, h0), jacobian(h, i0)
     print(f"  df/dg {j_f.shape} . dg/dh {j_g.shape} . dh/di {j_h.shape} = "
           f"{(j_f @ j_g @ j_h).shape}; df/di from backprop: {j_total.shape}")

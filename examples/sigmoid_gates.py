@@ -80,7 +80,8 @@ def decomposed_vs_fused() -> None:
         ("y, fused Sigmoid gate", y2, x2.grad),
     ], "dy/dx")
     sp.check("values agree", y1, y2)
-    sp.check("gradients agree (= y (1 - y))", x1.grad, y2.numpy() * (1 - y2.numpy()))
+    y2v = y2.detach().numpy()
+    sp.check("gradients agree (= y (1 - y))", x1.grad, y2v * (1 - y2v))
     print()
 
 

@@ -82,7 +82,7 @@ class TwoLayerNet(nn.Module):
     def accuracy(self, x: Any, t: Any) -> float:
         """Share of the images whose highest score is the true class."""
         with cr.no_grad():
-            y = self.predict(x).numpy()
+            y = self.predict(x).detach().numpy()
         return float(np.mean(np.argmax(y, axis=1) == np.asarray(t)))
 
     def gradient(self, x: Any, t: Any) -> dict[str, np.ndarray]:

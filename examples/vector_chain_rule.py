@@ -49,17 +49,19 @@ def main() -> None:
     x, y = S * T, S - T
     dz_dx, dz_dy = cr.jacobian(stage2, x, y)
     # z is a scalar: its Jacobian is a row, shape (1, n) as the note writes it.
-    dz_dx = dz_dx.numpy().reshape(1, N)
-    dz_dy = dz_dy.numpy().reshape(1, N)
-    for name, j in (("dx/ds = diag(t)", dx_ds.numpy()), ("dx/dt = diag(s)", dx_dt.numpy()),
-                    ("dy/ds = I", dy_ds.numpy()), ("dy/dt = -I", dy_dt.numpy()),
+    dz_dx = dz_dx.detach().numpy().reshape(1, N)
+    dz_dy = dz_dy.detach().numpy().reshape(1, N)
+    for name, j in (("dx/ds = diag(t)", dx_ds.detach().numpy()),
+                    ("dx/dt = diag(s)", dx_dt.detach().numpy()),
+                    ("dy/ds = I", dy_ds.detach().numpy()),
+                    ("dy/dt = -I", dy_dt.detach().numpy()),
                     ("dz/dx = 1/n", dz_dx), ("dz/dy = 1/n", dz_dy)):
         show(name, j)
     print()
 
     print("2. Composed by matrix products: (1, n) · (n, n) + (1, n) · (n, n) = (1, n)")
-    dz_ds = dz_dx @ dx_ds.numpy() + dz_dy @ dy_ds.numpy()
-    dz_dt = dz_dx @ dx_dt.numpy() + dz_dy @ dy_dt.numpy()
+    dz_ds = dz_dx @ dx_ds.detach().numpy() + dz_dy @ dy_ds.detach().numpy()
+    dz_dt = dz_dx @ dx_dt.detach().numpy() + dz_dy @ dy_dt.detach().numpy()
     print(f"  dz/ds: shape {dz_ds.shape}  {sp.fmt(dz_ds.ravel())}")
     print(f"  dz/dt: shape {dz_dt.shape}  {sp.fmt(dz_dt.ravel())}")
     print()
@@ -77,8 +79,8 @@ def main() -> None:
 
     print("4. The whole map at once: cr.jacobian of z in (s, t), rows of shape (1, n):")
     whole_s, whole_t = cr.jacobian(lambda a, b: stage2(*stage1(a, b)), S, T, mode="fwd")
-    sp.check("forward mode, dz/ds", whole_s.numpy(), dz_ds.ravel())
-    sp.check("forward mode, dz/dt", whole_t.numpy(), dz_dt.ravel())
+    sp.check("forward mode, dz/ds", whole_s.detach().numpy(), dz_ds.ravel())
+    sp.check("forward mode, dz/dt", whole_t.detach().numpy(), dz_dt.ravel())
 
 
 if __name__ == "__main__":

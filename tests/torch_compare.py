@@ -19,12 +19,12 @@ def compare_with_torch(ours: Callable, theirs: Callable, arrays: list[np.ndarray
     xs = [cr.tensor(a, requires_grad=True) for a in arrays]
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
     y, ty = ours(*xs), theirs(*ts)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
     v = rng.standard_normal(y.shape)
     gs = cr.grad(y, xs, grad_outputs=v, create_graph=True)
     tgs = torch.autograd.grad(ty, ts, grad_outputs=torch.tensor(v), create_graph=True)
     for g, tg in zip(gs, tgs):
-        np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=rtol, atol=1e-11)
+        np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=rtol, atol=1e-11)
     if not second:
         return
     for k, (g, tg) in enumerate(zip(gs, tgs)):
@@ -35,7 +35,7 @@ def compare_with_torch(ours: Callable, theirs: Callable, arrays: list[np.ndarray
         tggs = torch.autograd.grad(tg, ts, grad_outputs=torch.tensor(w), allow_unused=True,
                                    retain_graph=True)
         for a, b in zip(ggs, tggs):
-            a = np.zeros(1) if a is None else a.numpy()
-            b = np.zeros(1) if b is None else b.numpy()
+            a = np.zeros(1) if a is None else a.detach().numpy()
+            b = np.zeros(1) if b is None else b.detach().numpy()
             np.testing.assert_allclose(a, b, rtol=max(rtol, 1e-8), atol=1e-10,
                                        err_msg=f"second derivative through input {k}")

@@ -18,7 +18,17 @@ op appears here without an edit to this file.
 
 from __future__ import annotations
 
-from . import data, func, linalg, nn, ops, optim, scratch, viz
+from . import (
+    data,
+    func,
+    grad_hooks,
+    linalg,
+    nn,
+    ops,
+    optim,
+    scratch,
+    viz,
+)
 from ._malloc import retain_freed_memory
 from ._tensor import (
     Tensor,

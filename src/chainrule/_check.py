@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_device", "is_device", "is_int", "is_number"]
+from .errors import DtypeError
+
+__all__ = ["check_device", "complex_grad_error", "is_device", "is_int", "is_number"]
 
 
 def is_int(v: Any) -> bool:
@@ -39,3 +41,13 @@ def check_device(device: Any, where: str) -> None:
         raise ValueError(f"{where}: device {str(device)!r} is not available; chainrule "
                          f"computes with NumPy on the CPU only. Drop the .to({str(device)!r})"
                          f" call, or use 'cpu'")
+
+
+def complex_grad_error(what: str, dtype: Any) -> DtypeError:
+    """The error for a complex tensor that would require grad (``what`` made it)."""
+    return DtypeError(
+        f"{what}: dtype {np.dtype(dtype)} is complex, and chainrule's autograd is "
+        f"real-valued (its gradients of complex values would be wrong), so a complex "
+        f"tensor cannot require grad; split it into real and imaginary parts, two real "
+        f"tensors that require grad (z = a + ib), or detach() the input to compute "
+        f"without gradients")

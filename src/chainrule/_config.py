@@ -1,19 +1,27 @@
-"""Process-wide switches of the engine: whether operations record a graph.
+"""Switches of the engine: whether operations record a graph (per thread), the clock.
 
-Kept in a module of its own, with no imports, so that both the tensor layer and the
-engine can read it without importing each other.
+Kept in a module of its own, importing only the standard library, so that both the
+tensor layer and the engine can read it without importing each other.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import ClassVar
 
 
-class GradMode:
-    """Whether new operations are recorded for backward (``no_grad`` turns this off)."""
+class _GradMode(threading.local):
+    """Whether new operations are recorded for backward (``no_grad`` turns this off).
+
+    Per thread, as in PyTorch: every thread starts with recording on (the class
+    attribute), and ``no_grad()`` in one thread does not turn it off in another.
+    """
 
     enabled: bool = True
+
+
+GradMode = _GradMode()
 
 
 #: One clock for the whole process. Every recorded gate takes a tick when it is
@@ -37,3 +45,5 @@ class InplaceLog:
 
     stamps: ClassVar[dict] = {}
     last: int = 0
+    #: Held while a stamp is written, so two threads' stamps never move ``last`` back.
+    lock: ClassVar = threading.Lock()

@@ -8,20 +8,34 @@ system, which the shared directory guarantees). Readers therefore see either the
 file or the complete new one, never half a checkpoint; if the block raises, or the
 process is killed, the old file is untouched and the temporary file is removed (or, on
 a hard kill, left behind as a hidden ``.<name>.*.tmp`` file that nothing reads).
+
+Atomic replacement is for regular files. An output that is something else is treated
+as what it is: a **symlink** is followed, and the file it points to is replaced
+atomically (the link stays a link; a dangling link creates its target); a
+**character device or FIFO** (``/dev/null``, ``/dev/stdout``, a named pipe) is opened
+and written straight into, with no temporary file and no rename (renaming over it
+would swap the device for a regular file); a block device or socket is refused.
+
+:func:`exclusive_dir` makes a new directory under a name no one else can take at the
+same time (``os.mkdir`` fails if it exists), adding ``-1``, ``-2``... on collision.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write_bytes"]
+__all__ = ["atomic_open", "atomic_write_bytes", "exclusive_dir"]
 
 _ALLOWED_MODES = {"w", "wt", "wb", "x", "xt", "xb"}
+#: errno values that mean "no room": the message says the old file is intact.
+_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def _current_umask() -> int:
@@ -82,6 +96,13 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", *,
     The new file gets the usual permissions of a newly created file (``0o666`` less the
     umask), or the permissions of the file it replaces. If the block raises, the
     temporary file is deleted, ``path`` is left as it was and the exception propagates.
+
+    Only a regular file is replaced. A symlink is followed: the file it points to is
+    replaced atomically and the link is kept. A character device or FIFO
+    (``/dev/null``, ``/dev/stdout``, ``mkfifo``) is written straight into, as ``open``
+    would (no temporary file, no rename, so it is not swapped for a regular file, and
+    a reader of the FIFO sees the data as it is written). A block device or a socket
+    raises :class:`OSError`.
     """
     if mode not in _ALLOWED_MODES:
         raise ValueError(f"atomic_open: mode must be one of {sorted(_ALLOWED_MODES)}, "
@@ -93,6 +114,12 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", *,
         raise ValueError("atomic_open: encoding and newline are for text modes only")
     if exclusive and target.exists():
         raise FileExistsError(f"atomic_open: {target} already exists (mode {mode!r})")
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))   # replace what it points to; keep it
+    if _special_kind(target) is not None:
+        with _open_stream(target, binary, encoding, newline) as f:
+            yield f
+        return
     directory = target.parent
     try:
         existing_mode: int | None = target.stat().st_mode & 0o7777
@@ -115,11 +142,20 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", *,
         tmp.unlink(missing_ok=True)
         raise
     try:
-        with f:
-            yield f
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
+        try:
+            with f:
+                yield f
+                f.flush()
+                if fsync:
+                    os.fsync(f.fileno())
+        except OSError as e:      # also from close(), flushing what was buffered
+            if e.errno not in _FULL:
+                raise
+            kept = (f"{target} was left as it was (its previous contents are intact)"
+                    if existing_mode is not None else f"{target} was not created")
+            raise OSError(e.errno, f"{e.strerror} while writing {target}: the disk is "
+                          f"full or a file size limit was reached; {kept}. Free some "
+                          f"space (or write elsewhere) and try again") from e
         if exclusive:
             # Re-check at commit time too; a hard link fails atomically if it exists.
             try:
@@ -140,6 +176,53 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", *,
         raise
     if fsync:
         _fsync_directory(directory)
+
+
+def _special_kind(target: Path) -> str | None:
+    """"stream" for a character device or FIFO, None for a regular file (or nothing)."""
+    try:
+        st_mode = target.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISCHR(st_mode) or stat.S_ISFIFO(st_mode):
+        return "stream"
+    if stat.S_ISBLK(st_mode) or stat.S_ISSOCK(st_mode):
+        what = "a block device" if stat.S_ISBLK(st_mode) else "a socket"
+        raise OSError(f"atomic_open: {target} is {what}, not a file to write an output "
+                      f"into; give a file name (or /dev/stdout, a FIFO)")
+    return None
+
+
+@contextlib.contextmanager
+def _open_stream(target: Path, binary: bool, encoding: str | None,
+                 newline: str | None) -> Iterator[IO[Any]]:
+    """Write straight into a character device or FIFO (blocks until a FIFO has a reader)."""
+    if binary:
+        f: IO[Any] = open(target, "wb")
+    else:
+        f = open(target, "w", encoding=encoding or "utf-8", newline=newline)
+    with f:
+        yield f
+
+
+def exclusive_dir(base: str | os.PathLike[str], name: str) -> Path:
+    """Create and return a new directory ``base/name`` that no one else created.
+
+    ``os.mkdir`` fails if the name exists, so two processes (or threads) creating the
+    same name at the same moment cannot both get it: the loser tries ``name-1``,
+    ``name-2``... until one is free. ``base`` is created if missing.
+    """
+    root = Path(os.fspath(base))
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(10_000):
+        path = root / (name if n == 0 else f"{name}-{n}")
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"exclusive_dir: {root / name} and its 9,999 numbered variants "
+                          f"all exist; clean up {root}")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | bytearray | memoryview,

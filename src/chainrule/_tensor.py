@@ -17,6 +17,7 @@ is imported (``ops/_bind.py``), and ``backward`` by :mod:`chainrule.autograd`.
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from . import _config
-from .errors import DtypeError
+from ._check import complex_grad_error
+from .errors import DtypeError, ShapeError
 
 _GradMode = _config.GradMode
 _clock = _config.clock
@@ -46,7 +48,8 @@ class Tensor:
         give float64; an ndarray keeps its dtype).
     requires_grad:
         Record operations on this tensor so that ``backward`` computes ``.grad`` for it.
-        Only floating-point tensors can require gradients.
+        Only real floating-point tensors can require gradients (complex tensors work
+        without gradients: chainrule's autograd is real-valued).
     name:
         An optional label, shown by ``repr``, ``cr.explain`` and ``cr.viz``.
     """
@@ -141,7 +144,13 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def numpy(self) -> np.ndarray:
-        """The underlying ndarray (shared, not copied)."""
+        """The ndarray, shared (writes through it skip the in-place check unless
+        ``t.mark_modified()`` follows); refused if ``t`` requires grad, as in PyTorch."""
+        if self.requires_grad:
+            raise RuntimeError("numpy(): cannot call numpy() on a tensor that requires "
+                               "grad: writes through the array would bypass in-place "
+                               "detection and the gradient would be dropped; use "
+                               "t.detach().numpy() instead")
         return self.data
 
     def item(self) -> Any:
@@ -200,7 +209,10 @@ class Tensor:
         """Turn gradient tracking on (or off) for this leaf tensor, in place."""
         if requires_grad:
             kind = self.data.dtype.kind
-            if kind not in "fc":
+            if kind == "c":
+                raise complex_grad_error("requires_grad" if type(self) is Tensor else
+                                         f"{type(self).__name__}", self.data.dtype)
+            if kind != "f":
                 raise DtypeError(
                     f"requires_grad: only floating-point tensors can require gradients, "
                     f"this one has dtype {self.data.dtype}; convert first, e.g. "
@@ -269,7 +281,59 @@ class Tensor:
         gradient. The tensor API's in-place methods call it themselves."""
         stamp_memory(self.data, next(_clock))
 
+    def _inplace(self, what: str, ufunc: Any, other: Any) -> Tensor:
+        """``self.data = ufunc(self.data, other)`` in its memory: NumPy's same_kind
+        casting (never truncating, ``int_tensor += 0.5`` raises), the shape kept (a
+        broadcast that would grow ``self`` raises), the memory stamped."""
+        self._check_inplace(what)
+        o = other.data if isinstance(other, Tensor) else other
+        if not self.data.flags.writeable:
+            raise ValueError(f"{what}: this tensor's memory is read-only; copy it first")
+        try:
+            ufunc(self.data, o, out=self.data, casting="same_kind")
+        except TypeError as e:
+            raise DtypeError(
+                f"{what}: the result ({ufunc.__name__} of {self.data.dtype} and "
+                f"{np.result_type(o)}) cannot be written into this {self.data.dtype} tensor "
+                f"without changing its values ({e}); convert first: t.astype(...)") from e
+        except ValueError as e:
+            raise ShapeError(
+                f"{what}: an in-place result keeps the shape {self.data.shape} of the "
+                f"tensor written into, but the operand of shape {np.shape(o)} broadcasts "
+                f"to another ({e}); compute out of place (t = t + other)") from e
+        self.mark_modified()
+        return self
 
+    def _inplace_operator(self, other: Any, what: str, ufunc: Any, op: Callable) -> Tensor:
+        if _GradMode.enabled and (self.requires_grad
+                                  or (isinstance(other, Tensor) and other.requires_grad)):
+            if self.creator is None and self.requires_grad:
+                self._check_inplace(what)      # raises: a leaf that requires grad
+            # In a recorded graph an in-place change cannot be recorded: the result is
+            # recorded out of place and Python rebinds the name (t += u is t = t + u;
+            # other references to the old tensor keep its value).
+            return op(self, other)
+        return self._inplace(what, ufunc, other)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        """``t += u``: in place (no graph involved), see :meth:`_inplace_operator`."""
+        return self._inplace_operator(other, "+=", np.add, operator.add)
+
+    def __isub__(self, other: Any) -> Tensor:
+        """``t -= u``: in place, so ``with cr.no_grad(): p -= lr * p.grad`` updates p."""
+        return self._inplace_operator(other, "-=", np.subtract, operator.sub)
+
+    def __imul__(self, other: Any) -> Tensor:
+        """``t *= u``, in place as ``+=``."""
+        return self._inplace_operator(other, "*=", np.multiply, operator.mul)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        """``t /= u``, in place as ``+=`` (an integer tensor refuses: float result)."""
+        return self._inplace_operator(other, "/=", np.true_divide, operator.truediv)
+
+    def __ipow__(self, other: Any) -> Tensor:
+        """``t **= u``, in place as ``+=``."""
+        return self._inplace_operator(other, "**=", np.power, operator.pow)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
@@ -296,13 +360,9 @@ class Tensor:
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """``self += alpha * other``, in place."""
-        self._check_inplace("add_")
-        o = other.data if isinstance(other, Tensor) else other
         if alpha != 1.0:
-            o = o * alpha
-        np.add(self.data, o, out=self.data, casting="same_kind")
-        self.mark_modified()
-        return self
+            other = (other.data if isinstance(other, Tensor) else other) * alpha
+        return self._inplace("add_", np.add, other)
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """``self -= alpha * other``, in place."""
@@ -310,11 +370,7 @@ class Tensor:
 
     def mul_(self, other: Any) -> Tensor:
         """``self *= other``, in place."""
-        self._check_inplace("mul_")
-        np.multiply(self.data, other.data if isinstance(other, Tensor) else other,
-                    out=self.data, casting="same_kind")
-        self.mark_modified()
-        return self
+        return self._inplace("mul_", np.multiply, other)
 
     # ------------------------------------------------------------------ NumPy protocol
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -378,13 +434,16 @@ def stamp_memory(a: np.ndarray, tick: int) -> None:
     """Log that the memory under ``a`` was modified in place at clock ``tick``."""
     owner = memory_owner(a)
     key = id(owner)
-    entry = _InplaceLog.stamps.get(key)
-    if entry is None or entry[0]() is not owner:
-        ref = weakref.ref(owner, lambda _r, key=key: _InplaceLog.stamps.pop(key, None))
-    else:
-        ref = entry[0]
-    _InplaceLog.stamps[key] = (ref, tick)
-    _InplaceLog.last = tick
+    with _InplaceLog.lock:   # threads: a stamp never replaces a newer one, nor lowers `last`
+        entry = _InplaceLog.stamps.get(key)
+        if entry is None or entry[0]() is not owner:
+            ref = weakref.ref(owner, lambda _r, key=key: _InplaceLog.stamps.pop(key, None))
+        elif entry[1] > tick:
+            return
+        else:
+            ref = entry[0]
+        _InplaceLog.stamps[key] = (ref, tick)
+        _InplaceLog.last = max(_InplaceLog.last, tick)
 
 
 def stamp_of(a: np.ndarray) -> int:

@@ -30,6 +30,7 @@ __all__ = [
     "GraphFreedError",
     "GraphvizError",
     "GraphvizNotFoundError",
+    "GraphvizTimeoutError",
     "InplaceModificationError",
     "LanguageError",
     "MPIUnavailableError",
@@ -101,6 +102,10 @@ class GraphvizError(ChainruleError, RuntimeError):
 
 class GraphvizNotFoundError(GraphvizError, FileNotFoundError):
     """Graphviz's ``dot`` program is not installed (or not on ``PATH``)."""
+
+
+class GraphvizTimeoutError(GraphvizError, TimeoutError):
+    """Graphviz's ``dot`` did not finish within the time it was given (and was killed)."""
 
 
 class PageTooLargeError(ChainruleError, ValueError):

@@ -22,6 +22,7 @@ a checkpoint from an untrusted source cannot run code. Writes are atomic (see
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -171,11 +172,93 @@ def save(obj: Any, path: str | os.PathLike[str], *, compress: bool = False) -> N
 
 
 # ---------------------------------------------------------------------------- load
+#: Metadata deeper than this, or bigger, is refused (state dicts nest 3-5 levels; the
+#: metadata of a model with 10,000 parameters is well under 1 MB).
+MAX_META_DEPTH = 64
+MAX_META_BYTES = 64 * 2**20
+#: Deflate expands at most 1032:1, so a member declaring more is crafted.
+_DEFLATE_RATIO = 1032
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""  # pragma: no cover
+
+
+def _npy_header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    if version == (1, 0):
+        shape, _fortran, dtype = fmt.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _fortran, dtype = fmt.read_array_header_2_0(f)
+    else:
+        shape, _fortran, dtype = fmt._read_array_header(f, version)
+    return tuple(shape), dtype
+
+
+def _check_archive(p: str) -> None:
+    """Refuse, before any array is decompressed, what no :func:`save` writes: a member
+    named twice, members sharing compressed data, a size deflate cannot reach, an
+    ``.npy`` header whose shape disagrees with the member's size (a header claiming
+    8 TB), object arrays, oversized metadata. So what a load may allocate is bounded
+    by the archive's own declared sizes (at most ~1032 times the file)."""
+    def fail(what: str) -> CheckpointError:
+        return CheckpointError(f"{p}: refused: {what}; the file was crafted or damaged "
+                               f"(a file written by cr.save never looks like this)")
+
+    with zipfile.ZipFile(p) as zf:
+        infos = zf.infolist()
+        counts: dict[str, int] = {}
+        for info in infos:
+            counts[info.filename] = counts.get(info.filename, 0) + 1
+        for name, n in counts.items():
+            if n > 1:
+                raise fail(f"member {name!r} appears {n} times in the archive")
+        ordered = sorted(infos, key=lambda i: i.header_offset)
+        for a, b in itertools.pairwise(ordered):
+            if b.header_offset < a.header_offset + 30 + a.compress_size:
+                raise fail(f"members {a.filename!r} and {b.filename!r} overlap (they "
+                           f"share compressed data, as a zip bomb does)")
+        for info in infos:
+            stored = info.compress_type == zipfile.ZIP_STORED
+            if (info.file_size != info.compress_size if stored
+                    else info.file_size > _DEFLATE_RATIO * info.compress_size + 1024):
+                raise fail(f"member {info.filename!r} declares {_size(info.file_size)} "
+                           f"from {_size(info.compress_size)} compressed, more than "
+                           f"{'storing' if stored else 'deflate'} can give")
+            if not info.filename.endswith(".npy"):
+                continue
+            name = info.filename[:-4]
+            if name == META_KEY and info.file_size > MAX_META_BYTES:
+                raise CheckpointError(
+                    f"{p}: refused: the metadata is {_size(info.file_size)}, over the "
+                    f"{_size(MAX_META_BYTES)} limit; if the file is trusted, raise "
+                    f"chainrule.serialization.MAX_META_BYTES")
+            with zf.open(info) as f:
+                try:
+                    shape, dtype = _npy_header(f)
+                except (ValueError, SyntaxError, EOFError) as e:
+                    raise fail(f"member {name!r} has no valid .npy header ({e})") from e
+                header = f.tell()
+            if dtype.hasobject:
+                raise fail(f"member {name!r} holds Python objects (dtype {dtype}): it cannot "
+                           f"be read without pickle, which could run code")
+            nbytes = math.prod(shape) * dtype.itemsize
+            if header + nbytes != info.file_size:
+                raise fail(f"member {name!r} declares shape {shape} of {dtype} "
+                           f"({_size(nbytes)}) but holds {_size(info.file_size - header)}")
+
+
 class _Decoder:
     def __init__(self, path: str, npz: Any) -> None:
         self.path = path
         self.npz = npz
         self.members = set(npz.files)
+        self.used: set[str] = set()
 
     def fail(self, what: str) -> CheckpointError:
         return CheckpointError(f"{self.path}: {what}")
@@ -186,6 +269,10 @@ class _Decoder:
         if name not in self.members:
             raise self.fail(f"member {name!r} (for {where}) is missing from the archive; "
                             f"the file is incomplete or was modified")
+        if name in self.used:   # save() names each array once: a repeat multiplies memory
+            raise self.fail(f"refused: member {name!r} is used again at {where}; a file "
+                            f"written by cr.save uses each member once (crafted file?)")
+        self.used.add(name)
         try:
             return self.npz[name]
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
@@ -195,6 +282,9 @@ class _Decoder:
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
         where = _path_str(path)
+        if len(path) > MAX_META_DEPTH:
+            raise self.fail(f"refused: the metadata nests deeper than {MAX_META_DEPTH} "
+                            f"levels at {where:.200}")
         if not isinstance(node, dict) or "t" not in node:
             raise self.fail(f"corrupt metadata: unexpected node {node!r:.80} at {where}")
         kind = node["t"]
@@ -240,7 +330,12 @@ def load(path: str | os.PathLike[str]) -> Any:
     CheckpointError
         (a ``ValueError``) if the file is not a zip/``.npz`` archive, lacks the
         ``__chainrule__`` metadata, has malformed metadata, or a member is missing or
-        damaged. The message names the file and what is wrong.
+        damaged. The message names the file and what is wrong. Crafted files are
+        refused before anything large is allocated: a member named twice or sharing
+        another's compressed data, sizes deflate cannot reach, an ``.npy`` header
+        whose shape disagrees with its member's size, metadata nested deeper than
+        :data:`MAX_META_DEPTH` or bigger than :data:`MAX_META_BYTES`, an array
+        member used twice.
     """
     p = os.fspath(path)
     if not os.path.exists(p):
@@ -255,6 +350,7 @@ def load(path: str | os.PathLike[str]) -> Any:
                               f"({detail}; a truncated or partially copied file looks "
                               f"like this too)")
     try:
+        _check_archive(p)
         with np.load(p, allow_pickle=False) as npz:
             if META_KEY not in npz.files:
                 raise CheckpointError(
@@ -271,6 +367,10 @@ def load(path: str | os.PathLike[str]) -> Any:
                 meta = json.loads(str(raw[()]))
             except json.JSONDecodeError as e:
                 raise CheckpointError(f"{p}: metadata is not valid JSON: {e}") from e
+            except RecursionError:
+                raise CheckpointError(f"{p}: refused: the metadata JSON nests too deep "
+                                      f"to read (deeper than {MAX_META_DEPTH} levels is "
+                                      f"never written by cr.save)") from None
             if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
                 raise CheckpointError(f"{p}: metadata does not describe a "
                                       f"{FORMAT_NAME!r} file")
@@ -284,8 +384,11 @@ def load(path: str | os.PathLike[str]) -> Any:
             return dec.decode(meta["tree"], ())
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as e:
         raise CheckpointError(f"{p}: damaged checkpoint archive: {e}") from e
+    except (MemoryError, RecursionError) as e:
+        raise CheckpointError(f"{p}: refused: loading it would need more memory or "
+                              f"nesting than it can hold ({type(e).__name__})") from e
 
 
 # ---------------------------------------------------------------------------- checks

@@ -99,7 +99,8 @@ def test_vector_chain_rule() -> None:
     s, t = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
     (dx_ds, _), (dy_ds, _) = cr.jacobian(lambda a, b: (a * b, a - b), s, t)
     dz_dx, dz_dy = cr.jacobian(lambda x, y: cr.sum(x + y) / 3, s * t, s - t)
-    dz_ds = dz_dx.numpy()[None] @ dx_ds.numpy() + dz_dy.numpy()[None] @ dy_ds.numpy()
+    dz_ds = (dz_dx.detach().numpy()[None] @ dx_ds.detach().numpy()
+             + dz_dy.detach().numpy()[None] @ dy_ds.detach().numpy())
     assert dz_ds.shape == (1, 3)
     np.testing.assert_allclose(dz_ds[0], [5 / 3, 2.0, 7 / 3], rtol=1e-15)
 

@@ -55,8 +55,8 @@ def test_broadcast_gradients_are_summed_back_to_input_shape(op, xshape, yshape) 
              cr.sub: (np.ones_like(bx), -np.ones_like(by)),
              cr.mul: (by, bx),
              cr.div: (1 / by, -bx / by ** 2)}[op]
-    np.testing.assert_allclose(x.grad.numpy(), cr.sum_to(local[0], xshape).numpy())
-    np.testing.assert_allclose(y.grad.numpy(), cr.sum_to(local[1], yshape).numpy())
+    np.testing.assert_allclose(x.grad.numpy(), cr.sum_to(local[0], xshape).detach().numpy())
+    np.testing.assert_allclose(y.grad.numpy(), cr.sum_to(local[1], yshape).detach().numpy())
 
 
 def test_bias_gradient_is_summed_over_the_batch() -> None:
@@ -120,7 +120,7 @@ def test_accumulation_does_not_write_into_a_previous_grad_the_user_kept() -> Non
     x = leaf([1.0, 2.0])
     (x * 1.0).sum().backward()
     first = x.grad
-    kept = first.numpy().copy()
+    kept = first.detach().numpy().copy()
     (x * 1.0).sum().backward()
     # Either the old tensor was updated in place (PyTorch does this too) or a new one
     # was made; what matters is that .grad holds the sum.
@@ -138,7 +138,7 @@ def test_repeated_advanced_index_accumulates() -> None:
 
 def test_boolean_mask_gradient() -> None:
     x = leaf([[1.0, -2.0], [-3.0, 4.0]])
-    x[x.numpy() > 0].sum().backward()
+    x[x.detach().numpy() > 0].sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[1.0, 0.0], [0.0, 1.0]])
 
 
@@ -312,7 +312,7 @@ def test_inplace_on_a_tensor_that_requires_grad_needs_no_grad() -> None:
         w.add_(1)
     plain = cr.tensor([1.0, 2.0])
     plain.add_(1)  # a constant can be changed freely
-    np.testing.assert_array_equal(plain.numpy(), [2.0, 3.0])
+    np.testing.assert_array_equal(plain.detach().numpy(), [2.0, 3.0])
 
 
 # ---------------------------------------------------------------------- grad mode
@@ -358,7 +358,7 @@ def test_detach_shares_data_and_cuts_the_graph() -> None:
     y = x * 3
     d = y.detach()
     assert d.is_leaf and not d.requires_grad
-    assert np.shares_memory(d.numpy(), y.numpy())
+    assert np.shares_memory(d.detach().numpy(), y.detach().numpy())
     z = (d * x).sum()
     z.backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 6.0])  # d treated as constant
@@ -382,7 +382,7 @@ def test_hook_on_leaf_sees_the_total_gradient_and_can_replace_it() -> None:
     seen = []
 
     def hook(g: cr.Tensor) -> cr.Tensor:
-        seen.append(g.numpy().copy())
+        seen.append(g.detach().numpy().copy())
         return g * 10
 
     handle = x.register_hook(hook)
@@ -523,7 +523,7 @@ def test_grad_wrt_an_intermediate_runs_only_the_gates_above_it() -> None:
     m = cr.exp(x)
     out = (m * m).sum()
     (gm,) = cr.grad(out, [m])
-    np.testing.assert_allclose(gm.numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-15)
+    np.testing.assert_allclose(gm.detach().numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-15)
     assert below == []                 # nothing reached x
     assert out.creator.freed           # the gates above m ran and were released
     assert not m.creator.freed         # the Exp gate below m did not run
@@ -538,8 +538,8 @@ def test_grad_wrt_an_intermediate_and_a_leaf_below_it() -> None:
     hook_calls = []
     m.register_hook(lambda g: hook_calls.append(1))
     gm, gx = cr.grad(out, [m, x])
-    np.testing.assert_allclose(gm.numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-15)
-    np.testing.assert_allclose(gx.numpy(), 2 * np.exp([2.0, 4.0]), rtol=1e-15)
+    np.testing.assert_allclose(gm.detach().numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-15)
+    np.testing.assert_allclose(gx.detach().numpy(), 2 * np.exp([2.0, 4.0]), rtol=1e-15)
     assert hook_calls == [1]
 
 
@@ -555,17 +555,17 @@ def test_grad_of_several_outputs_with_grad_outputs() -> None:
     x = leaf([1.0, 2.0])
     y1, y2 = x * 2, x * x
     (g,) = cr.grad([y1, y2], x, grad_outputs=[np.ones(2), np.array([1.0, 0.0])])
-    np.testing.assert_array_equal(g.numpy(), [4.0, 2.0])
+    np.testing.assert_array_equal(g.detach().numpy(), [4.0, 2.0])
 
 
 def test_grad_results_are_not_aliased() -> None:
     x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     gx, gy = cr.grad((x + y).sum(), [x, y])
-    gx.numpy()[0] = 50.0
-    assert gy.numpy()[0] == 1.0
+    gx.detach().numpy()[0] = 50.0
+    assert gy.detach().numpy()[0] == 1.0
     (gx2, gx3) = cr.grad((x * 2).sum(), [x, x])
-    gx2.numpy()[0] = 7.0
-    assert gx3.numpy()[0] == 2.0
+    gx2.detach().numpy()[0] = 7.0
+    assert gx3.detach().numpy()[0] == 2.0
 
 
 def test_grad_retain_graph_default_follows_create_graph() -> None:

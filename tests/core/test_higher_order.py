@@ -35,7 +35,7 @@ def hessian(f: Callable[[cr.Tensor], cr.Tensor], x0: np.ndarray) -> np.ndarray:
     rows = []
     for i in range(g.shape[0]):
         (row,) = cr.grad(g[i], x, retain_graph=True, allow_unused=True)
-        rows.append(np.zeros(x.size) if row is None else row.numpy().reshape(-1))
+        rows.append(np.zeros(x.size) if row is None else row.detach().numpy().reshape(-1))
     return np.array(rows)
 
 
@@ -174,12 +174,13 @@ def test_newton_2d_on_rosenbrock() -> None:
         steps += 1
         vt = cr.tensor(v, requires_grad=True)
         (g,) = cr.grad(rosenbrock(vt), vt, create_graph=True)
-        hess = np.stack([cr.grad(g[i], vt, retain_graph=True)[0].numpy() for i in range(2)])
+        hess = np.stack([cr.grad(g[i], vt,
+                retain_graph=True)[0].detach().numpy() for i in range(2)])
         x0, x1 = v
         expected = np.array([[2 - 400 * (x1 - x0 ** 2) + 800 * x0 ** 2, -400 * x0],
                              [-400 * x0, 200.0]])
         np.testing.assert_allclose(hess, expected, rtol=1e-12)
-        v = v - np.linalg.solve(hess, g.numpy())
+        v = v - np.linalg.solve(hess, g.detach().numpy())
         if np.max(np.abs(v - 1.0)) < 1e-14:
             break
     np.testing.assert_allclose(v, [1.0, 1.0], atol=1e-14)
@@ -195,7 +196,7 @@ def test_hessian_vector_product_without_forming_the_hessian() -> None:
     (g,) = cr.grad(f, x, create_graph=True)
     (hu,) = cr.grad((g * cr.tensor(u)).sum(), x)
     expected = (a - np.diag(np.sin([0.4, -0.2]))) @ u
-    np.testing.assert_allclose(hu.numpy(), expected, rtol=1e-13)
+    np.testing.assert_allclose(hu.detach().numpy(), expected, rtol=1e-13)
 
 
 def test_gradient_penalty_style_double_backward_into_dot_grad() -> None:

@@ -39,7 +39,7 @@ def _pair(a: np.ndarray) -> tuple[cr.Tensor, Any]:
 
 
 def _close(ours: cr.Tensor | np.ndarray, theirs: Any, what: str) -> None:
-    a = ours.numpy() if isinstance(ours, cr.Tensor) else np.asarray(ours)
+    a = ours.detach().numpy() if isinstance(ours, cr.Tensor) else np.asarray(ours)
     b = theirs.detach().numpy(force=True)  # force: torch may return a ZeroTensor
     assert a.shape == b.shape, f"{what}: shape {a.shape} vs torch {b.shape}"
     np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=what)
@@ -197,7 +197,7 @@ def test_second_derivatives_match_torch(name: str) -> None:
     ths = torch.autograd.grad(ts, list(theirs), allow_unused=True)
     for i, (h, th) in enumerate(zip(hs, ths)):
         if th is None:
-            assert h is None or np.all(h.numpy() == 0)
+            assert h is None or np.all(h.detach().numpy() == 0)
         else:
             _close(np.zeros(arrays[i].shape) if h is None else h, th,
                    f"{name} second derivative, input {i}")
@@ -211,7 +211,7 @@ def _squash(node: Node) -> Node:
     """Keep values moderate so that later exps and powers stay finite: tanh anything
     that grew beyond 20 (decided on our value, applied to both)."""
     a, b = node
-    if a.size and np.max(np.abs(a.numpy())) > 20:
+    if a.size and np.max(np.abs(a.detach().numpy())) > 20:
         return cr.tanh(a), torch.tanh(b)
     return node
 
@@ -377,6 +377,6 @@ def test_random_graph_second_order_matches_torch(seed: int) -> None:
     ths = torch.autograd.grad(ts, theirs, allow_unused=True)
     for i, (h, th) in enumerate(zip(hs, ths)):
         want = np.zeros(ours[i].shape) if th is None else th.detach().numpy(force=True)
-        got = np.zeros(ours[i].shape) if h is None else h.numpy()
+        got = np.zeros(ours[i].shape) if h is None else h.detach().numpy()
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11,
                                    err_msg=f"graph {seed} second derivative, input {i}")

@@ -51,7 +51,7 @@ def _close(ours: object, theirs: object, what: str) -> None:
         for k, (a, b) in enumerate(zip(ours, theirs)):
             _close(a, b, f"{what}[{k}]")
         return
-    a = ours.numpy()
+    a = ours.detach().numpy()
     b = theirs.detach().numpy()
     assert a.shape == b.shape, f"{what}: shape {a.shape} vs torch {b.shape}"
     np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=what)
@@ -118,10 +118,10 @@ def test_auto_mode_picks_by_shape_and_create_graph_differentiates_again() -> Non
     wide = cr.jacobian(lambda t: cr.outer(t, t), x)             # 9 outputs, 3 inputs: fwd
     tall = cr.jacobian(lambda t: cr.sum(t * t), x)              # 1 output: rev
     assert wide.shape == (3, 3, 3) and tall.shape == (3,)
-    np.testing.assert_allclose(tall.numpy(), 2 * x.numpy())
+    np.testing.assert_allclose(tall.detach().numpy(), 2 * x.detach().numpy())
     j = cr.jacobian(lambda t: t ** 3, x, create_graph=True)
     g, = cr.grad(j.sum(), [x])
-    np.testing.assert_allclose(g.numpy(), 6 * x.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g.detach().numpy(), 6 * x.detach().numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="mode must be"):
         cr.jacobian(cr.sin, x, mode="sideways")
 
@@ -129,17 +129,18 @@ def test_auto_mode_picks_by_shape_and_create_graph_differentiates_again() -> Non
 def test_unused_inputs_and_constant_outputs_give_zeros() -> None:
     a, b = np.ones(2), np.ones(3)
     ja, jb = cr.jacobian(lambda x, y: x * 2.0, a, b)
-    assert ja.shape == (2, 2) and jb.shape == (2, 3) and not jb.numpy().any()
+    assert ja.shape == (2, 2) and jb.shape == (2, 3) and not jb.detach().numpy().any()
     _, jv = cr.jvp(lambda x: cr.ones(4), (a,), (a,))
-    assert jv.shape == (4,) and not jv.numpy().any()
-    np.testing.assert_array_equal(cr.jacobian(lambda x: x, a, mode="fwd").numpy(), np.eye(2))
+    assert jv.shape == (4,) and not jv.detach().numpy().any()
+    np.testing.assert_array_equal(cr.jacobian(lambda x: x, a, mode="fwd").detach().numpy(),
+            np.eye(2))
 
 
 def test_vmap_is_a_loop_that_stacks() -> None:
     x = np.random.default_rng(0).standard_normal((4, 3))
     w = cr.tensor(np.ones(3), requires_grad=True)
     y = cr.vmap(lambda row, v: (row * v).sum(), in_dims=(0, None))(x, w)
-    np.testing.assert_allclose(y.numpy(), x.sum(1))
+    np.testing.assert_allclose(y.detach().numpy(), x.sum(1))
     y.sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), x.sum(0))
     pairs = cr.vmap(lambda r: (r.sum(), r * 2), out_dims=(0, 1))(x)
@@ -167,9 +168,9 @@ def test_gradcheck_forward_mode() -> None:
 def test_where_torch_is_nan_ours_is_finite_and_right(name: str) -> None:
     ours, theirs, arrays = CASES[name]
     _, tjv = TF.jvp(theirs, _t(arrays), _t([np.ones_like(a) for a in arrays]))
-    assert np.isnan(tjv.numpy()).any()
+    assert np.isnan(tjv.detach().numpy()).any()
     xs = [cr.tensor(a, requires_grad=True) for a in arrays]
     assert cr.gradcheck(ours, xs, modes=("rev", "fwd"))
     assert cr.gradgradcheck(ours, xs)
     h = cr.hessian(lambda *t: (ours(*t) ** 2).sum() * 0.5, *arrays)
-    assert np.isfinite(h.numpy()).all()
+    assert np.isfinite(h.detach().numpy()).all()

@@ -19,7 +19,7 @@ FLOORS: dict[str, int] = {
     "_config": 1, "_malloc": 1, "errors": 1, "_text": 1, "_io": 1, "random": 1, "_check": 1,
     "_version": 1, "threads": 1,
     "_tensor": 2,
-    "autograd": 3, "scopes": 3,
+    "autograd": 3, "scopes": 3, "grad_hooks": 3,
     "ops": 4,
     "serialization": 5, "linalg": 5, "func": 5,
     "check": 6, "viz": 6, "nn": 6, "optim": 6, "data": 6, "scratch": 6,

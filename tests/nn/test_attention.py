@@ -25,7 +25,7 @@ def _grads_match(ours, theirs, arrays, dtype, n_outputs=1):
     rng = np.random.default_rng(7)
     loss, tloss = 0, 0
     for y, ty in list(zip(ys, tys))[:n_outputs]:
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
         w = rng.standard_normal(y.shape).astype(dtype)
         loss = loss + (y * cr.tensor(w)).sum()
         tloss = tloss + (ty * torch.tensor(w)).sum()
@@ -76,7 +76,7 @@ def test_sdpa_gradcheck_dropout_and_errors():
     cr.manual_seed(0)
     out = F.scaled_dot_product_attention(q, k, cr.tensor(np.ones((2, 4, 3))), dropout_p=0.5)
     # each output row is (sum of the kept weights) * 2: not all 1 any more
-    assert not np.allclose(out.numpy(), 1.0)
+    assert not np.allclose(out.detach().numpy(), 1.0)
     with pytest.raises(ValueError, match="not both"):
         F.scaled_dot_product_attention(q, k, v, m, is_causal=True)
     with pytest.raises(cr.ShapeError, match="does not broadcast"):
@@ -145,9 +145,9 @@ def test_multihead_attention_need_weights_causal_and_round_trip():
     causal = ~np.tril(np.ones((4, 4), bool))
     a, wa = m(x, x, x, is_causal=True)
     b, wb = m(x, x, x, attn_mask=causal)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
-    np.testing.assert_array_equal(wa.numpy(), wb.numpy())
-    assert np.all(wa.numpy()[:, 0, 1:] == 0)      # the first query sees only itself
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    np.testing.assert_array_equal(wa.detach().numpy(), wb.detach().numpy())
+    assert np.all(wa.detach().numpy()[:, 0, 1:] == 0)      # the first query sees only itself
     sd = nn.torch_state_dict(m)
     assert {k: v.shape for k, v in sd.items()} == {k: tuple(v.shape)
                                                    for k, v in t.state_dict().items()}

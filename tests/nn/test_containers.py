@@ -54,11 +54,11 @@ def test_nested_containers_round_trip_through_state_dict_and_save(tmp_path):
     a, b = Stack(), Stack()
     b.load_state_dict(a.state_dict())
     x = cr.tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
-    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
     cr.save(a.state_dict(), tmp_path / "m.npz")
     c = Stack()
     c.load_state_dict(cr.load(tmp_path / "m.npz"))
-    np.testing.assert_array_equal(a(x).numpy(), c(x).numpy())
+    np.testing.assert_array_equal(a(x).detach().numpy(), c(x).detach().numpy())
 
 
 def test_module_list_behaves_like_a_list():
@@ -169,17 +169,17 @@ def test_forward_pre_hook_and_forward_hook_can_read_and_replace():
     h2 = lin.register_forward_hook(lambda m, args, out: seen.append(out.shape) or out + 1)
     x = cr.tensor(np.ones((3, 2)))
     y = lin(x)
-    ref = 2 * x.numpy() @ lin.weight.numpy() + lin.bias.numpy() + 1
-    np.testing.assert_allclose(y.numpy(), ref)
+    ref = 2 * x.numpy() @ lin.weight.detach().numpy() + lin.bias.detach().numpy() + 1
+    np.testing.assert_allclose(y.detach().numpy(), ref)
     assert seen == [(3, 2)]
     h1.remove()
     h2.remove()
     h2.remove()   # twice is harmless
-    np.testing.assert_allclose(lin(x).numpy(), x.numpy() @ lin.weight.numpy()
-                               + lin.bias.numpy())
+    np.testing.assert_allclose(lin(x).detach().numpy(), x.numpy() @ lin.weight.detach().numpy()
+                               + lin.bias.detach().numpy())
     with lin.register_forward_hook(lambda m, a, o: o * 0):
-        assert np.all(lin(x).numpy() == 0)
-    assert np.any(lin(x).numpy() != 0)
+        assert np.all(lin(x).detach().numpy() == 0)
+    assert np.any(lin(x).detach().numpy() != 0)
 
 
 def test_hooks_with_kwargs_and_prepend():
@@ -196,7 +196,7 @@ def test_hooks_with_kwargs_and_prepend():
     seen = {}
     m.register_forward_hook(lambda mod, a, kw, o: seen.update(kw), with_kwargs=True)
     y = m(cr.tensor([1.0, 2.0]), factor=2.0)
-    np.testing.assert_array_equal(y.numpy(), [3.0, 6.0])
+    np.testing.assert_array_equal(y.detach().numpy(), [3.0, 6.0])
     assert order == ["first", "second"] and seen == {"factor": 3.0}
     m.register_forward_pre_hook(lambda mod, a, kw: 5, with_kwargs=True)
     with pytest.raises(TypeError, match=r"pair \(args, kwargs\)"):
@@ -214,14 +214,15 @@ def test_full_backward_hook_sees_this_calls_gradients_and_can_replace_them():
     x = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     y = lin(x)
     (y * cr.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
-    np.testing.assert_allclose(got["out"][0].numpy(), [[1, 2], [3, 4]])
-    expect = np.array([[1, 2], [3, 4]]) @ lin.weight.numpy().T
-    np.testing.assert_allclose(got["in"][0].numpy(), expect)
+    np.testing.assert_allclose(got["out"][0].detach().numpy(), [[1, 2], [3, 4]])
+    expect = np.array([[1, 2], [3, 4]]) @ lin.weight.detach().numpy().T
+    np.testing.assert_allclose(got["in"][0].detach().numpy(), expect)
     np.testing.assert_allclose(x.grad.numpy(), expect)
     # Only this call's share: x also feeds a second term outside the module.
     x.grad = None
     (lin(x).sum() + (x * 10).sum()).backward()
-    np.testing.assert_allclose(got["in"][0].numpy(), np.ones((2, 2)) @ lin.weight.numpy().T)
+    np.testing.assert_allclose(got["in"][0].detach().numpy(),
+                               np.ones((2, 2)) @ lin.weight.detach().numpy().T)
     h.remove()
     lin.register_full_backward_hook(lambda m, gi, go: (gi[0] * 0,))
     x.grad = None

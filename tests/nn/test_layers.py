@@ -233,8 +233,8 @@ def test_batchnorm_matches_torch():
         np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(bn.weight.grad.data, tbn.weight.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(bn.bias.grad.data, tbn.bias.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(bn.running_mean.data, tbn.running_mean.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.data, tbn.running_var.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.data, tbn.running_mean.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.data, tbn.running_var.detach().numpy(), rtol=1e-12)
     bn.eval()
     tbn.eval()
     np.testing.assert_allclose(bn(x1).data, tbn(torch.tensor(x1)).detach().numpy(),

@@ -30,7 +30,7 @@ def _check(ours, theirs, x, dtype):
     cx = cr.tensor(x, requires_grad=True)
     tx = torch.tensor(x, requires_grad=True)
     y, ty = ours(cx), theirs(tx)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
     w = np.random.default_rng(9).standard_normal(y.shape).astype(dtype)
     (y * cr.tensor(w)).sum().backward()
     (ty * torch.tensor(w)).sum().backward()
@@ -93,7 +93,7 @@ def test_embedding_matches_pytorch_with_repeated_indices(padding_idx, dtype):
     _randomize(ours, theirs, dtype)    # the padding row too: PyTorch still reads it
     idx = np.array([[0, 2, 2, 6], [2, 5, 0, 6]])
     y, ty = ours(idx), theirs(torch.tensor(idx))
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **TOL[dtype])
     w = np.random.default_rng(4).standard_normal(y.shape).astype(dtype)
     (y * cr.tensor(w)).sum().backward()
     (ty * torch.tensor(w)).sum().backward()
@@ -110,8 +110,8 @@ def test_embedding_matches_pytorch_with_repeated_indices(padding_idx, dtype):
 def test_embedding_padding_row_starts_at_zero_and_init_is_normal():
     cr.manual_seed(0)
     e = nn.Embedding(1000, 8, padding_idx=3)
-    assert np.all(e.weight.numpy()[3] == 0)
-    w = np.delete(e.weight.numpy(), 3, axis=0)
+    assert np.all(e.weight.detach().numpy()[3] == 0)
+    w = np.delete(e.weight.detach().numpy(), 3, axis=0)
     assert abs(w.mean()) < 0.05 and abs(w.std() - 1) < 0.05
     assert e.weight.dtype == np.float32 and e(np.array([1, 3])).shape == (2, 8)
     assert "padding_idx=3" in repr(e)
@@ -124,10 +124,10 @@ def test_embedding_gradcheck_from_pretrained_and_errors():
     assert cr.gradcheck(lambda w: F.embedding(idx, w) ** 2, (w,))
     # (with padding_idx=0 the row 0 is a constant on purpose: no gradient)
     assert cr.gradcheck(lambda w: F.embedding(idx, w, padding_idx=3) ** 2, (w,))
-    pre = nn.Embedding.from_pretrained(w.numpy())
+    pre = nn.Embedding.from_pretrained(w.detach().numpy())
     assert not pre.weight.requires_grad and pre.weight.dtype == np.float64
-    np.testing.assert_array_equal(pre(np.array([4])).numpy(), w.numpy()[[4]])
-    assert nn.Embedding.from_pretrained(w.numpy(), freeze=False).weight.requires_grad
+    np.testing.assert_array_equal(pre(np.array([4])).detach().numpy(), w.detach().numpy()[[4]])
+    assert nn.Embedding.from_pretrained(w.detach().numpy(), freeze=False).weight.requires_grad
     e = nn.Embedding(5, 2)
     with pytest.raises(IndexError, match=r"\[0, 5\).*max 5"):
         e(np.array([0, 5]))
@@ -146,5 +146,5 @@ def test_embedding_loads_a_torch_state_dict_unchanged():
     m = nn.Sequential(nn.Embedding(6, 4), nn.LayerNorm(4))
     nn.load_torch_state_dict(m, t.state_dict())
     idx = np.array([[1, 5], [0, 0]])
-    np.testing.assert_allclose(m(idx).numpy(), t(torch.tensor(idx)).detach().numpy(),
+    np.testing.assert_allclose(m(idx).detach().numpy(), t(torch.tensor(idx)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)

@@ -39,7 +39,7 @@ def _compare(ours, theirs, xs, dtype, n_out, mods=None):
     loss, tloss = 0, 0
     for a, b in zip(out, tout):
         assert a.shape == tuple(b.shape) and a.dtype == dtype
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), **tol)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **tol)
         w = rng.standard_normal(a.shape).astype(dtype)
         loss = loss + (a * cr.tensor(w)).sum()
         tloss = tloss + (b * torch.tensor(w)).sum()
@@ -170,7 +170,7 @@ def test_weights_use_pytorchs_names_layout_and_init():
     ours = {k: v.shape for k, v in m.state_dict().items()}
     assert ours == {k: tuple(v.shape) for k, v in t.state_dict().items()}
     assert list(ours) == list(t.state_dict())
-    assert all(np.abs(p.numpy()).max() <= 0.5 for p in m.parameters())   # 1/sqrt(4)
+    assert all(np.abs(p.detach().numpy()).max() <= 0.5 for p in m.parameters())   # 1/sqrt(4)
     assert m.weight_ih_l0.dtype == np.float32
     assert "bidirectional=True" in repr(m) and "num_layers=2" in repr(m)
 
@@ -199,9 +199,9 @@ def test_dropout_between_layers_only_in_training():
     x = cr.tensor(np.random.default_rng(0).standard_normal((5, 2, 3)))
     y1, _ = m(x)
     y2, _ = m(x)
-    assert not np.allclose(y1.numpy(), y2.numpy())
+    assert not np.allclose(y1.detach().numpy(), y2.detach().numpy())
     m.eval()
     theirs = torch.nn.GRU(3, 4, num_layers=2, dropout=0.5, dtype=torch.float64).eval()
     _copy_to_torch(m, theirs)
-    np.testing.assert_allclose(m(x)[0].numpy(), theirs(torch.tensor(x.numpy()))[0]
+    np.testing.assert_allclose(m(x)[0].detach().numpy(), theirs(torch.tensor(x.detach().numpy()))[0]
                                .detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -29,14 +29,16 @@ def ours_mlp():
 def test_a_torch_mlp_loads_and_computes_the_same():
     t, m = torch_mlp(), ours_mlp()
     assert nn.load_torch_state_dict(m, t.state_dict()) == ([], [])
-    np.testing.assert_array_equal(m[0].weight.numpy(), t[0].weight.detach().numpy().T)
+    np.testing.assert_array_equal(m[0].weight.detach().numpy(), t[0].weight.detach().numpy().T)
     x = np.random.default_rng(0).standard_normal((4, 6))
-    np.testing.assert_allclose(m(cr.tensor(x)).numpy(), t(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(m(cr.tensor(x)).detach().numpy(),
+                               t(torch.tensor(x)).detach().numpy(),
                                rtol=1e-12, atol=1e-14)
     # From NumPy arrays too (no torch needed to load a saved state dict).
     m2 = ours_mlp()
-    nn.load_torch_state_dict(m2, {k: v.numpy() for k, v in t.state_dict().items()})
-    np.testing.assert_array_equal(m2(cr.tensor(x)).numpy(), m(cr.tensor(x)).numpy())
+    nn.load_torch_state_dict(m2, {k: v.detach().numpy() for k, v in t.state_dict().items()})
+    np.testing.assert_array_equal(m2(cr.tensor(x)).detach().numpy(),
+                                  m(cr.tensor(x)).detach().numpy())
 
 
 def test_torch_state_dict_goes_back_into_torch():
@@ -47,13 +49,14 @@ def test_torch_state_dict_goes_back_into_torch():
     t = torch_mlp()
     t.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
     x = np.random.default_rng(1).standard_normal((3, 6))
-    np.testing.assert_allclose(t(torch.tensor(x)).detach().numpy(), m(cr.tensor(x)).numpy(),
+    np.testing.assert_allclose(t(torch.tensor(x)).detach().numpy(),
+                               m(cr.tensor(x)).detach().numpy(),
                                rtol=1e-12, atol=1e-14)
     # and the round trip is exact
     m2 = ours_mlp()
     nn.load_torch_state_dict(m2, sd)
     for a, b in zip(m.parameters(), m2.parameters()):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
 class TorchRowLSTM(torch.nn.Module):
@@ -73,7 +76,8 @@ def test_a_torch_lstm_model_loads_and_computes_the_same():
     m = RowLSTMClassifier(rows=5, cols=7, hidden_size=6, num_classes=4)
     nn.load_torch_state_dict(m, t.state_dict())
     x = np.random.default_rng(2).standard_normal((3, 5, 7)).astype(np.float32)
-    np.testing.assert_allclose(m(cr.tensor(x)).numpy(), t(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(m(cr.tensor(x)).detach().numpy(),
+                               t(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(nn.torch_state_dict(m)["lstm.weight_hh_l0"],
                                   t.lstm.weight_hh_l0.detach().numpy())
@@ -90,7 +94,7 @@ def test_load_state_dict_refuses_torch_tensors_and_says_what_to_do():
 
 def test_a_pytorch_shaped_weight_is_named_in_the_shape_error():
     m = nn.Sequential(nn.Linear(6, 5), nn.Linear(5, 5)).double()
-    sd = {k: v.numpy() for k, v in torch.nn.Sequential(
+    sd = {k: v.detach().numpy() for k, v in torch.nn.Sequential(
         torch.nn.Linear(6, 5), torch.nn.Linear(5, 5)).double().state_dict().items()}
     with pytest.raises(CheckpointError) as e:
         m.load_state_dict(sd)

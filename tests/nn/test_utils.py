@@ -75,14 +75,14 @@ def test_parameters_to_vector_and_back():
     # The order is the parameters' order; the layout is each parameter's own.
     v = nn.utils.parameters_to_vector(m.parameters())
     assert v.shape == (4 * 3 + 4 + 4 * 2 + 2,) and not v.requires_grad
-    np.testing.assert_array_equal(v.numpy()[:12], m[0].weight.numpy().ravel())
+    np.testing.assert_array_equal(v.detach().numpy()[:12], m[0].weight.detach().numpy().ravel())
     x = cr.tensor(np.ones((1, 3)))
-    y0 = m(x).numpy()
+    y0 = m(x).detach().numpy()
     w = m[0].weight
-    nn.utils.vector_to_parameters(v.numpy() * 0, m.parameters())
-    assert np.all(m(x).numpy() == 0) and w.version > 0
+    nn.utils.vector_to_parameters(v.detach().numpy() * 0, m.parameters())
+    assert np.all(m(x).detach().numpy() == 0) and w.version > 0
     nn.utils.vector_to_parameters(v, m.parameters())
-    np.testing.assert_array_equal(m(x).numpy(), y0)
+    np.testing.assert_array_equal(m(x).detach().numpy(), y0)
     with pytest.raises(cr.ShapeError, match="1-D vector of 26"):
         nn.utils.vector_to_parameters(np.zeros(5), m.parameters())
 

@@ -20,16 +20,16 @@ def leaf(*shape: int) -> cr.Tensor:
                                         ((2, 3), (3, 4)), ((3,), (3,))])
 def test_dot_follows_numpy_for_every_rank(sa: tuple, sb: tuple) -> None:
     a, b = leaf(*sa), leaf(*sb)
-    want = np.dot(a.numpy(), b.numpy())
+    want = np.dot(a.detach().numpy(), b.detach().numpy())
     for got in (np.dot(a, b), cr.dot(a, b), a.dot(b)):
         assert got.shape == want.shape
-        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12)
     assert cr.gradcheck(cr.dot, [a, b])
 
 
 def test_dot_with_a_number_and_misaligned_shapes() -> None:
     x = leaf(2, 3)
-    np.testing.assert_allclose(np.dot(1.5, x).numpy(), 1.5 * x.numpy())
+    np.testing.assert_allclose(np.dot(1.5, x).detach().numpy(), 1.5 * x.detach().numpy())
     with pytest.raises(cr.ShapeError, match=r"dot: shapes \(2, 3\) and \(2,\) not aligned"):
         cr.dot(x, cr.ones(2))
 
@@ -38,7 +38,7 @@ def test_clip_takes_numpy_keyword_names() -> None:
     x = cr.tensor([-2.0, 0.5, 3.0], requires_grad=True)
     for y in (np.clip(x, a_min=-1, a_max=1), np.clip(x, min=-1, max=1), x.clip(-1, 1),
               x.clip(min=-1, max=1), cr.clip(x, -1, 1), x.clamp(min=-1, max=1)):
-        np.testing.assert_array_equal(y.numpy(), [-1.0, 0.5, 1.0])
+        np.testing.assert_array_equal(y.detach().numpy(), [-1.0, 0.5, 1.0])
     y = np.clip(x, a_min=0.0, a_max=None)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0, 1.0])
@@ -62,7 +62,8 @@ def test_dtype_on_sum_and_mean_as_numpy() -> None:
               np.mean(x, dtype=np.float32), x.mean(axis=1, dtype=np.float32)):
         assert y.dtype == np.float32
     y = np.sum(x, axis=1, dtype=np.float32)
-    np.testing.assert_allclose(y.numpy(), np.sum(x.numpy(), axis=1, dtype=np.float32))
+    np.testing.assert_allclose(y.detach().numpy(), np.sum(x.detach().numpy(), axis=1,
+            dtype=np.float32))
     y.sum().backward()
     assert x.grad.dtype == np.float64
     np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))
@@ -72,9 +73,10 @@ def test_dtype_on_sum_and_mean_as_numpy() -> None:
 
 def test_torch_names_dim_and_keepdim_are_aliases() -> None:
     x = leaf(2, 3)
-    np.testing.assert_allclose(x.sum(dim=1, keepdim=True).numpy(),
-                               x.numpy().sum(axis=1, keepdims=True))
-    np.testing.assert_allclose(cr.softmax(x, dim=0).numpy(), cr.softmax(x, axis=0).numpy())
+    np.testing.assert_allclose(x.sum(dim=1, keepdim=True).detach().numpy(),
+                               x.detach().numpy().sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(cr.softmax(x, dim=0).detach().numpy(), cr.softmax(x,
+            axis=0).detach().numpy())
     with pytest.raises(TypeError, match="not both"):
         x.sum(axis=0, dim=1)
 
@@ -86,9 +88,9 @@ def test_var_at_or_below_ddof_gives_nan_not_an_exception(shape: tuple, axis: int
                                                          ddof: int) -> None:
     x = cr.tensor(RNG.standard_normal(shape), requires_grad=True)
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
-        want = np.var(x.numpy(), axis=axis, ddof=ddof)
+        want = np.var(x.detach().numpy(), axis=axis, ddof=ddof)
         y = cr.var(x, axis=axis, ddof=ddof)
-    np.testing.assert_array_equal(y.numpy(), want)
+    np.testing.assert_array_equal(y.detach().numpy(), want)
     y.sum().backward()
     assert x.grad.shape == shape
     assert not np.isfinite(x.grad.numpy()).any()
@@ -116,7 +118,7 @@ def test_nothing_silently_detaches_a_tensor_that_requires_grad() -> None:
     with pytest.raises(TypeError, match="requires grad"):
         target[:] = x
     # The explicit ways out still work.
-    np.testing.assert_array_equal(np.asarray(x.detach()), x.numpy())
+    np.testing.assert_array_equal(np.asarray(x.detach()), x.detach().numpy())
     with cr.no_grad():
         assert np.asarray(x).shape == (3,)
     assert np.asarray(cr.tensor([1.0, 2.0])).shape == (2,)
@@ -125,7 +127,7 @@ def test_nothing_silently_detaches_a_tensor_that_requires_grad() -> None:
 def test_np_sort_is_differentiable() -> None:
     x = cr.tensor([3.0, 1.0, 2.0], requires_grad=True)
     s = np.sort(x)
-    np.testing.assert_array_equal(s.numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(s.detach().numpy(), [1.0, 2.0, 3.0])
     (s * cr.tensor([1.0, 10.0, 100.0])).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [100.0, 1.0, 10.0])
 
@@ -171,9 +173,9 @@ def test_format_and_bare_no_grad() -> None:
 
 def test_linalg_namespace_and_numpy_dispatch() -> None:
     a = cr.tensor(np.array([[2.0, 1.0], [0.5, 3.0]]), requires_grad=True)
-    np.testing.assert_allclose(cr.linalg.inv(a).numpy(), np.linalg.inv(a.numpy()))
+    np.testing.assert_allclose(cr.linalg.inv(a).detach().numpy(), np.linalg.inv(a.detach().numpy()))
     assert np.linalg.det(a).requires_grad and np.linalg.norm(a).requires_grad
-    np.testing.assert_allclose(np.linalg.solve(a, cr.ones(2)).numpy(),
-                               np.linalg.solve(a.numpy(), np.ones(2)))
+    np.testing.assert_allclose(np.linalg.solve(a, cr.ones(2)).detach().numpy(),
+                               np.linalg.solve(a.detach().numpy(), np.ones(2)))
     with pytest.raises(ValueError, match="singular values"):
         cr.linalg.norm(a, 2)

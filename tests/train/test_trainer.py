@@ -254,7 +254,7 @@ def test_evaluate_restores_training_mode_and_matches_a_manual_pass() -> None:
     assert model.training and all(m.training for m in model.modules())
     model.eval()
     with cr.no_grad():
-        logits = model(cr.tensor(TEST.x)).numpy()
+        logits = model(cr.tensor(TEST.x)).detach().numpy()
     assert np.array_equal(ev.predictions, np.argmax(logits, axis=1))
     assert ev.accuracy == float(np.mean(ev.predictions == TEST.y))
     logp = logits - np.log(np.sum(np.exp(logits - logits.max(1, keepdims=True)), 1,

@@ -24,7 +24,6 @@ computation is itself recorded and can be differentiated again.
 from __future__ import annotations
 
 import operator
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,9 +35,11 @@ from ..errors import BackwardError, GraphFreedError, InplaceModificationError, S
 from .gate import Gate, sum_to_array
 from .mode import enable_grad
 
-__all__ = ["backward", "collect_gates", "grad", "root_gradient", "traced_gradients"]
+__all__ = ["POST_HOOKS", "backward", "collect_gates", "grad", "post_hooks", "root_gradient",
+           "traced_gradients"]
 
 _ndarray = np.ndarray
+_new = object.__new__
 _seq_of = operator.attrgetter("seq")
 Trace = Callable[[Gate, Any, tuple], None]
 
@@ -141,13 +142,12 @@ def _tensor_view(gate: Gate) -> dict[str, Any]:
 
 def _call_with_tensors(gate: Gate, gy: Tensor) -> Any:
     """Run ``gate``'s backward formula on tensors, so that it records a graph."""
-    view = _tensor_view(gate)
-    saved = gate.__dict__
-    gate.__dict__ = view
-    try:
-        return gate._backward(gy)
-    finally:
-        gate.__dict__ = saved
+    # The formula runs on a twin of the gate whose saved values are the tensors; the
+    # gate itself is never changed, so another thread reading it sees its arrays.
+    twin = _new(type(gate))
+    twin.__dict__ = _tensor_view(gate)
+    twin.inputs, twin.needs, twin.seq = gate.inputs, gate.needs, gate.seq
+    return twin._backward(gy)
 
 
 def _collect(roots: Sequence[Tensor]) -> list[Gate]:
@@ -234,11 +234,12 @@ def _release(gate: Gate) -> None:
 #: Leaves with hooks to call once their ``.grad`` is final for a backward pass
 #: (``Tensor.register_post_accumulate_grad_hook``), by ``id`` (a tensor's ``==`` is
 #: elementwise, so it cannot be a weak dictionary's key); empty, the engine pays nothing.
-_POST: dict[int, tuple[Any, list]] = {}
+POST_HOOKS: dict[int, tuple[Any, list]] = {}
 
 
-def _post_hooks(t: Any) -> list:
-    entry = _POST.get(id(t))
+def post_hooks(t: Any) -> list:
+    """The post-accumulate hooks of leaf ``t`` (the list itself; empty: none)."""
+    entry = POST_HOOKS.get(id(t))
     return entry[1] if entry is not None and entry[0]() is t else []
 
 
@@ -248,7 +249,7 @@ def _due(plan: _Plan) -> dict[Gate, list[Tensor]]:
     last: dict[Tensor, Gate] = {}
     for gate in plan.gates:
         for t, need in zip(gate.inputs, gate.needs):
-            if need and t.creator is None and _post_hooks(t):
+            if need and t.creator is None and post_hooks(t):
                 last[t] = gate
     due: dict[Gate, list[Tensor]] = {}
     for t, gate in last.items():
@@ -263,7 +264,7 @@ def _settle(t: Tensor, g: Any, hooks: bool) -> None:
     if hooks and t._hooks:
         g = _run_hooks(t._hooks, g)
     _accumulate_grad(t, g)
-    for fn in list(_post_hooks(t)) if hooks and _POST else ():
+    for fn in list(post_hooks(t)) if hooks and POST_HOOKS else ():
         fn(t)
 
 
@@ -330,7 +331,7 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
     leaves = _LeafGrads(create_graph)
     accumulate = plan.capture is None
     want_gate, want_leaf = plan.want_gate, plan.want_leaf
-    due = _due(plan) if accumulate and _POST else None
+    due = _due(plan) if accumulate and POST_HOOKS else None
     for r, g in zip(roots, root_grads):
         c = r.creator
         if c is None:
@@ -386,9 +387,8 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
 
 def _settle_due(ts: list[Tensor], leaves: _LeafGrads, hooks: bool) -> None:
     for t in ts:
-        g = leaves.pop(t, None)
-        if g is not None:
-            _settle(t, g, hooks)
+        if t in leaves:
+            _settle(t, leaves.pop(t), hooks)
 
 
 def _finish(plan: _Plan, leaves: _LeafGrads, hooks: bool, results: list) -> None:
@@ -551,36 +551,3 @@ _tensor_backward.__doc__ = backward.__doc__
 _tensor_backward.__name__ = _tensor_backward.__qualname__ = "backward"
 Tensor.backward = _tensor_backward   # the engine gives the data type its backward
 
-
-class _PostHandle:
-    """Returned by ``register_post_accumulate_grad_hook``; ``remove()`` unregisters."""
-
-    def __init__(self, t: Tensor, fn: Callable) -> None:
-        self._ref, self._fn = weakref.ref(t), fn
-
-    def remove(self) -> None:
-        t = self._ref()
-        hooks = _post_hooks(t) if t is not None else []
-        if self._fn in hooks:
-            hooks.remove(self._fn)
-            if not hooks:
-                del _POST[id(t)]
-
-
-def _register_post_accumulate_grad_hook(self: Tensor, fn: Callable[[Tensor], None]) -> Any:
-    """Call ``fn(tensor)`` after this leaf's ``.grad`` has received a backward pass's
-    gradient: as soon as backward has passed the last gate that feeds the leaf, before
-    the rest of backward runs (PyTorch's hook of the same name; data-parallel training
-    starts a bucket's allreduce there). Returns a handle with ``remove()``."""
-    if self.creator is not None or not self.requires_grad:
-        why = "was made by a gate" if self.creator is not None else "does not require grad"
-        raise ValueError(f"register_post_accumulate_grad_hook: only a leaf that requires "
-                         f"grad accumulates a .grad (this tensor {why})")
-    key = id(self)
-    if not _post_hooks(self):
-        _POST[key] = (weakref.ref(self, lambda _, d=_POST: d.pop(key, None)), [])
-    _POST[key][1].append(fn)
-    return _PostHandle(self, fn)
-
-
-Tensor.register_post_accumulate_grad_hook = _register_post_accumulate_grad_hook

@@ -1,4 +1,4 @@
-"""Grad mode: whether new operations are recorded for backward."""
+"""Grad mode: whether new operations are recorded for backward, per thread (as PyTorch)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ class _GradModeContext:
         return self(fn)
 
     def __enter__(self) -> None:
+        # The previous value is kept on the object, as in PyTorch: write a fresh
+        # `with cr.no_grad():` per block (a decorated function makes one per call), not
+        # one context object entered by two threads at once.
         self._prev = GradMode.enabled
         GradMode.enabled = self._value
 
@@ -98,5 +101,5 @@ def is_grad_enabled() -> bool:
 
 
 def set_grad_enabled(mode: bool) -> None:
-    """Turn graph recording on or off for the whole process."""
+    """Turn graph recording on or off for the calling thread (each thread has its own)."""
     GradMode.enabled = bool(mode)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._check import complex_grad_error
 from .._config import GradMode, clock
 from .._tensor import Tensor, plain
 from ..errors import ShapeError
@@ -56,6 +57,9 @@ def _output(gate: Any, y: Any, inputs: tuple, needs: tuple | None) -> Tensor:
     out.name = None
     out._hooks = None
     if needs is not None and GradMode.enabled:
+        if y.dtype.kind == "c":       # a complex constant, or astype(complex)
+            raise complex_grad_error(f"{type(gate).__name__} of a tensor that requires "
+                                     f"grad", y.dtype)
         gate.inputs = inputs
         gate.needs = needs
         gate.seq = next(clock)

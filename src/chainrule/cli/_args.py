@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,6 +38,19 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An integer >= 0."""
     return _checked(text, int, lambda v: v >= 0, "an integer >= 0")
+
+
+def max_threads() -> int:
+    """The most BLAS threads a command accepts: 4 per CPU (more only wait for a core)."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def thread_count(text: str) -> int:
+    """0 (leave NumPy's setting) or 1 .. :func:`max_threads`."""
+    top = max_threads()
+    return _checked(text, int, lambda v: 0 <= v <= top,
+                    f"0 (leave NumPy's setting) or 1..{top} (4 per CPU, "
+                    f"{os.cpu_count() or 1} CPUs here)")
 
 
 def positive_float(text: str) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -97,13 +98,16 @@ def run(args: argparse.Namespace) -> int:
     where = (f"after epoch {epochs_done}" if not prog["batch"] else
              f"in epoch {epochs_done + 1}, after batch {prog['batch']}")
     if args.json:
+        # JSON has no NaN or infinity: a loss that is not finite (a model whose weights
+        # hold NaN) is null, and allow_nan=False makes sure nothing else slips through.
         print(json.dumps({
             "checkpoint": args.checkpoint, "data": about, "split": args.split,
-            "samples": ev.num_samples, "loss": ev.loss, "accuracy": ev.accuracy,
+            "samples": ev.num_samples, "loss": _number(ev.loss),
+            "accuracy": _number(ev.accuracy),
             "per_class": [{"class": c, "samples": int(n), "correct": int(k),
-                           "accuracy": None if np.isnan(a) else float(a)}
+                           "accuracy": _number(a)}
                           for c, n, k, a in zip(classes, support, correct, per_class)],
-        }, indent=2))
+        }, indent=2, allow_nan=False))
         return 0
     print(f"checkpoint: {args.checkpoint} ({where}; MLP "
           f"{'-'.join(map(str, sizes))}, {config.get('activation')})")
@@ -116,3 +120,9 @@ def run(args: argparse.Namespace) -> int:
         acc = "-" if np.isnan(a) else f"{100 * a:.2f}%"
         print(f"{c:<{width}}  {int(n):7d}  {int(k):7d}  {acc:>8s}")
     return 0
+
+
+def _number(x: Any) -> float | None:
+    """A float for JSON, or None (null) if it is NaN or infinite."""
+    x = float(x)
+    return x if math.isfinite(x) else None

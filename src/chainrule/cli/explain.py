@@ -8,6 +8,8 @@ SVG (Graphviz), DOT text, or the step-through HTML page.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from typing import Any
 
@@ -25,6 +27,34 @@ must come after "--":  chainrule explain -- "-a*b" a=2 b=3
 """
 
 
+#: How long Graphviz may take for --svg (seconds); the environment variable overrides.
+DEFAULT_DOT_TIMEOUT = 30.0
+TIMEOUT_ENV = "CHAINRULE_DOT_TIMEOUT"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got "
+                                         f"{text!r}")
+    return value
+
+
+def _dot_timeout(given: float | None) -> float:
+    if given is not None:
+        return given
+    env = os.environ.get(TIMEOUT_ENV)
+    if env is None or not env.strip():
+        return DEFAULT_DOT_TIMEOUT
+    try:
+        return _seconds(env)
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f"${TIMEOUT_ENV}: {e}") from None
+
+
 def register(subparsers: Any) -> None:
     """Add the ``explain`` subcommand to the ``chainrule`` parser."""
     p = subparsers.add_parser(
@@ -40,6 +70,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT text")
     p.add_argument("--html", metavar="FILE",
                    help="also write the step-through page (one self-contained file)")
+    p.add_argument("--dot-timeout", metavar="SECONDS", type=_seconds, default=None,
+                   help=f"stop Graphviz after this long and draw --svg with chainrule's "
+                        f"own layout instead (default ${TIMEOUT_ENV} or "
+                        f"{DEFAULT_DOT_TIMEOUT:g})")
     p.add_argument("--lang", choices=("en", "ko"), default="en",
                    help="language of the table and the page (default: en)")
     p.add_argument("--full", action="store_true", help="print arrays in full")
@@ -55,12 +89,16 @@ def run(args: argparse.Namespace) -> int:
     """Run ``chainrule explain``; returns the exit code (0, or 2 for bad input, 1 for
     a file that could not be written)."""
     from .._tensor import Tensor
-    from ..errors import ChainruleError, GraphvizNotFoundError
+    from ..errors import ChainruleError, GraphvizNotFoundError, GraphvizTimeoutError
     from ..viz import explain, format_value, to_svg
     from ..viz.i18n import text
     from .expr import ExpressionError, evaluate, parse_bindings
 
     lang = args.lang
+    try:
+        timeout = _dot_timeout(args.dot_timeout)
+    except ValueError as e:
+        return _fail(str(e))
     try:
         bindings = parse_bindings(args.bindings)
         y, leaves = evaluate(args.expression, bindings)
@@ -93,13 +131,15 @@ def run(args: argparse.Namespace) -> int:
                 ex.to_html(path, lang=lang, title=title)
             else:
                 try:
-                    ex.draw(path, format=kind, title=title)
-                except GraphvizNotFoundError:
+                    ex.draw(path, format=kind, title=title, timeout=timeout)
+                except (GraphvizNotFoundError, GraphvizTimeoutError) as e:
                     if kind != "svg":
                         raise
                     # chainrule lays out and draws SVG itself; Graphviz is only nicer.
                     to_svg(ex, path)
-                    print(f"note: Graphviz (dot) is not installed, so {path} was drawn with "
+                    why = "is not installed" if isinstance(e, GraphvizNotFoundError) else \
+                        f"did not finish within {timeout:g} s (--dot-timeout, ${TIMEOUT_ENV})"
+                    print(f"note: Graphviz (dot) {why}, so {path} was drawn with "
                           f"chainrule's own layout", file=sys.stderr)
         except OSError as e:   # includes Graphviz missing for --dot rendering
             code = _fail(str(e), 1)

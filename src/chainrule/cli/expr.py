@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import ast
 import keyword
+import math
+import sys
 import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
@@ -200,6 +202,8 @@ def check(source: str, names: Collection[str]) -> ast.Expression:
                 raise refuse(node, f"{v!r} is not allowed: only real numbers")
             if not isinstance(v, (int, float)):
                 raise refuse(node, f"the constant {v!r} is not allowed")
+            if _too_large(v):
+                raise refuse(node, _too_large_text(v), "Write a number up to about 1.8e308.")
         elif isinstance(node, ast.Name):
             if node.id in names:
                 continue
@@ -292,15 +296,36 @@ def _binop(op: type, a: Any, b: Any) -> Any:
     return float(_BINOPS[op][1](x, y).item())
 
 
+def _too_large(v: Any) -> bool:
+    """An int beyond float64, or a float literal that overflowed to inf (1e999)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return abs(v) > sys.float_info.max
+    return isinstance(v, float) and math.isinf(v)
+
+
+def _too_large_text(v: Any) -> str:
+    what = (f"the integer {str(v)[:12]}... ({len(str(abs(v)))} digits)"
+            if isinstance(v, int) else "a number literal")
+    return (f"{what} is too large for a float64, which goes up to about 1.8e308 "
+            f"(it would silently become inf)")
+
+
 def parse_value(name: str, text: str) -> float | np.ndarray:
     """Read the value of a binding: a number (``-1``, ``2.5e3``, ``inf``) or a list."""
     s = text.strip()
     if not s:
         raise ExpressionError(f"{name}= has no value; write e.g. {name}=1.5")
     try:
-        return float(s)
+        f = float(s)
     except ValueError:
         pass
+    else:
+        if math.isinf(f) and "inf" not in s.lower():     # 1e999, or 309 digits
+            raise ExpressionError(f"the value of {name}: {s[:20]}{'...' if len(s) > 20 else ''} "
+                                  f"is too large for a float64, which goes up to about "
+                                  f"1.8e308 (it would silently become inf); write inf if "
+                                  f"that is meant")
+        return f
     if len(s) > 100_000:
         raise ExpressionError(f"the value of {name} is {len(s)} characters long; the limit is "
                               f"100000")
@@ -317,6 +342,8 @@ def parse_value(name: str, text: str) -> float | np.ndarray:
             stack.extend(x)
         elif isinstance(x, bool) or not isinstance(x, (int, float)):
             raise ExpressionError(f"the value of {name} must hold numbers only; found {x!r}")
+        elif _too_large(x):
+            raise ExpressionError(f"the value of {name}: {_too_large_text(x)}")
     if not isinstance(v, (list, tuple)):
         return float(v)
     try:

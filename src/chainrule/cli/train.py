@@ -48,6 +48,7 @@ from ._args import (
     non_negative_int,
     positive_float,
     positive_int,
+    thread_count,
 )
 
 #: Defaults of every option that shapes the run (``None`` in argparse means "not
@@ -164,7 +165,7 @@ def register(subparsers: Any) -> None:
                           "more than one process): each rank takes batch-size/N samples of "
                           "every global batch, gradients are averaged, rank 0 prints and "
                           "writes the run folder")
-    opt.add_argument("--threads", type=non_negative_int, default=None,
+    opt.add_argument("--threads", type=thread_count, default=None,
                      help=f"BLAS threads for the matrix products (default {d['threads']}: "
                           f"an MLP's products are small, and on a busy machine extra BLAS "
                           f"threads waiting for a core slow training down many times; 0 "
@@ -194,13 +195,10 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _new_run_dir(base: Path) -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = base / stamp
-    n = 2
-    while path.exists():
-        path = base / f"{stamp}-{n}"
-        n += 1
-    return path
+    """Create the run folder ``base/<timestamp>`` now, atomically and exclusively: two
+    runs started in the same second get ``<timestamp>`` and ``<timestamp>-1``."""
+    from .._io import exclusive_dir
+    return exclusive_dir(base, _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -362,8 +360,8 @@ def run(args: argparse.Namespace) -> int:
                 config["lr"] = DEFAULT_LR[config["optimizer"]]
                 if config["model"] == "lstm" and config["optimizer"] in ("adam", "adamw"):
                     config["lr"] = LSTM_ADAM_LR
-            out_dir = Path(args.out) if args.out else _new_run_dir(Path("runs"))
-            if (out_dir / "checkpoint.npz").exists():
+            out_dir = Path(args.out) if args.out else None   # made when it is needed
+            if out_dir is not None and (out_dir / "checkpoint.npz").exists():
                 return _err(f"{out_dir} already holds a run (checkpoint.npz); resume it with "
                             f"--resume {out_dir / 'checkpoint.npz'} or choose another --out")
         dtype = np.dtype(config["dtype"])
@@ -427,7 +425,11 @@ def run(args: argparse.Namespace) -> int:
         transform = RandomShift(config["shift"], (side, side)) \
             if config.get("shift") and side * side == int(np.prod(shape)) else None
 
-        if world.main:
+        if not world.main:
+            out_dir = out_dir or Path("runs")     # only rank 0 writes the run folder
+        elif out_dir is None:
+            out_dir = _new_run_dir(Path("runs"))
+        else:
             out_dir.mkdir(parents=True, exist_ok=True)
         ckpt_path = out_dir / "checkpoint.npz"
         callbacks: list[Any] = []
@@ -529,6 +531,8 @@ def run(args: argparse.Namespace) -> int:
     except FloatingPointError as e:
         return _err(str(e))
     except ChainruleError as e:
+        return _err(str(e))
+    except OSError as e:   # a disk full while writing a checkpoint, a folder not writable
         return _err(str(e))
 
 

@@ -20,7 +20,9 @@ accepted too). Fashion-MNIST is also found in ``/usr/share/datasets/fashion-mnis
 (Debian's ``dataset-fashion-mnist`` package). If the files are missing and
 ``download=True``, they are fetched from the public mirrors in order, each file
 checked against its published SHA-256 before it is (atomically) put in place; a
-download that fails or does not match leaves nothing behind.
+download that fails or does not match leaves nothing behind. A mirror is given up
+after ``DOWNLOAD_TIMEOUT`` seconds without data or ``DOWNLOAD_DEADLINE`` seconds for
+the whole file (``data/_http.py``), whichever comes first.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ log = logging.getLogger("chainrule.data")
 #: Environment variable naming the directory that holds the dataset folders.
 DATA_ENV = "CHAINRULE_DATA"
 DOWNLOAD_TIMEOUT = 30.0  # seconds without data before a mirror is given up
+DOWNLOAD_DEADLINE = 900.0  # seconds for one whole file from one mirror (a dripping server)
 _CHUNK = 1 << 16
 
 
@@ -284,13 +287,14 @@ def _user_agent() -> str:
         return "chainrule"
 
 
-def _fetch(url: str, dest: Path, remote: RemoteFile, timeout: float) -> None:
-    """Download ``url`` to ``dest``, verifying size and SHA-256; atomic, no leftovers."""
-    import urllib.request  # imported here: urllib/ssl/email cost ~100 ms at start-up
+def _fetch(url: str, dest: Path, remote: RemoteFile, timeout: float,
+           deadline: float = DOWNLOAD_DEADLINE) -> None:
+    """Download ``url`` to ``dest``, verifying size and SHA-256; atomic, no leftovers.
+    ``timeout`` bounds each read, ``deadline`` the whole file (seconds)."""
+    from ._http import bounded_get  # urllib/ssl/email cost ~100 ms at start-up
 
-    req = urllib.request.Request(url, headers={"User-Agent": _user_agent()})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        status = getattr(resp, "status", 200)
+    with bounded_get(url, {"User-Agent": _user_agent()}, timeout, deadline) as resp:
+        status = resp.status
         if status != 200:
             raise DataError(f"HTTP status {status}")
         length = resp.headers.get("Content-Length")
@@ -314,8 +318,8 @@ def _fetch(url: str, dest: Path, remote: RemoteFile, timeout: float) -> None:
                                 f"the file was not saved")
 
 
-def _download(spec: DatasetSpec, remote: RemoteFile, dest_dir: Path,
-              timeout: float) -> tuple[Path | None, list[str]]:
+def _download(spec: DatasetSpec, remote: RemoteFile, dest_dir: Path, timeout: float,
+              deadline: float = DOWNLOAD_DEADLINE) -> tuple[Path | None, list[str]]:
     """Try each mirror in turn. Returns (path or None, one error line per failed mirror)."""
     import urllib.error
     from http.client import HTTPException
@@ -330,7 +334,7 @@ def _download(spec: DatasetSpec, remote: RemoteFile, dest_dir: Path,
         url = base.rstrip("/") + "/" + remote.name
         log.info("downloading %s", url)
         try:
-            _fetch(url, dest, remote, timeout)
+            _fetch(url, dest, remote, timeout, deadline)
         except (OSError, DataError, HTTPException, ValueError) as e:
             reason = e.reason if isinstance(e, urllib.error.URLError) and not isinstance(
                 e, urllib.error.HTTPError) else e
@@ -344,8 +348,12 @@ def _download(spec: DatasetSpec, remote: RemoteFile, dest_dir: Path,
 
 def locate_files(spec: DatasetSpec, split: str, root: str | os.PathLike[str] | None = None,
                  download: bool = False, *,
-                 timeout: float = DOWNLOAD_TIMEOUT) -> tuple[Path, Path]:
+                 timeout: float = DOWNLOAD_TIMEOUT,
+                 deadline: float = DOWNLOAD_DEADLINE) -> tuple[Path, Path]:
     """Find (or download) the image and label IDX files of one split.
+
+    A download gives up on a mirror after ``timeout`` seconds without data, or after
+    ``deadline`` seconds for the whole file (a server that drips bytes).
 
     Returns ``(images_path, labels_path)`` from the first directory that has both.
     Raises :class:`DatasetNotFoundError` with a message that says what is missing,
@@ -373,7 +381,7 @@ def locate_files(spec: DatasetSpec, split: str, root: str | os.PathLike[str] | N
             if existing is not None:
                 paths.append(existing)
                 continue
-            got, errs = _download(spec, r, target, timeout)
+            got, errs = _download(spec, r, target, timeout, deadline)
             download_errors += errs
             if got is None:
                 break

@@ -40,6 +40,7 @@ skip it; nothing is logged under ``cr.no_grad()``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -65,7 +66,16 @@ _clock = _config.clock
 #: switched at any time.
 RECORD_SCOPES: bool = True
 
-_SCOPE_STACK: list[str] = []
+
+
+class _ScopeStack(threading.local):
+    """The names of the modules whose ``forward`` is running, per thread."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+
+_SCOPE_STACK = _ScopeStack()
 
 
 def current_scope() -> str | None:
@@ -74,7 +84,8 @@ def current_scope() -> str | None:
     Only maintained while gradients are recorded and :data:`RECORD_SCOPES` is true
     (exactly when module calls are logged as scopes); returns ``None`` otherwise.
     """
-    return _SCOPE_STACK[-1] if _SCOPE_STACK else None
+    names = _SCOPE_STACK.names
+    return names[-1] if names else None
 
 
 def _join(prefix: str, name: str) -> str:
@@ -174,11 +185,12 @@ class Module:
             return self.forward(*args, **kwargs)
         scope = self.__dict__.get("_prefix") or type(self).__name__
         start = next(_clock)
-        _SCOPE_STACK.append(scope)
+        names = _SCOPE_STACK.names
+        names.append(scope)
         try:
             out = self.forward(*args, **kwargs)
         finally:
-            _SCOPE_STACK.pop()
+            names.pop()
         record_scope(start, next(_clock), scope)
         return out
 

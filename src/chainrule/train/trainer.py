@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import random as _random
+from .._tensor import Tensor
 from ..serialization import CheckpointError, save
 from .callbacks import Callback
 from .checkpoint import (
@@ -297,9 +298,7 @@ class Trainer:
         loss = self.loss_fn(logits, yb)
         loss_value = _scalar(loss)
         if not math.isfinite(loss_value):
-            raise FloatingPointError(
-                f"training diverged: the loss is {loss_value} at epoch {self.epoch + 1}, "
-                f"batch {self.batch + 1}; lower the learning rate")
+            raise FloatingPointError(self._not_finite(loss_value, xb))
         loss.backward()
         self._updating = True
         self.optimizer.step()
@@ -307,6 +306,32 @@ class Trainer:
         out = logits.data
         correct = int(np.count_nonzero(np.argmax(out, axis=1) == _labels(yb)))
         return loss_value, correct, int(out.shape[0])
+
+    def _not_finite(self, loss_value: float, xb: Any) -> str:
+        """Why the loss is not finite: bad inputs, bad parameters, or divergence."""
+        where = f"at epoch {self.epoch + 1}, batch {self.batch + 1}"
+        x = np.asarray(xb.data if isinstance(xb, Tensor) else xb)
+        if x.dtype.kind in "fc":
+            bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+            if bad:
+                kinds = "NaN" if np.isnan(x).any() else "inf"
+                return (f"the loss is {loss_value} {where}, and this batch of inputs "
+                        f"holds {bad:,} {kinds} value(s) of {x.size:,}: the data has "
+                        f"{kinds} in it (not a learning-rate problem); clean the data "
+                        f"(e.g. np.nan_to_num, or drop those samples)")
+        for name, p in self._named_parameters():
+            if not np.isfinite(p.data).all():
+                return (f"training diverged: the loss is {loss_value} {where}, and the "
+                        f"parameter {name} already holds NaN/inf (an earlier update blew "
+                        f"up); lower the learning rate")
+        return (f"training diverged: the loss is {loss_value} {where} (inputs and "
+                f"parameters are finite); lower the learning rate")
+
+    def _named_parameters(self) -> list[tuple[str, Any]]:
+        named = getattr(self.model, "named_parameters", None)
+        if named is not None:
+            return list(named())
+        return [(str(i), p) for i, p in enumerate(self.optimizer.param_groups[0]["params"])]
 
     def fit(self, epochs: int) -> list[EpochResult]:
         """Train until ``epochs`` epochs in total are done (counting resumed ones).

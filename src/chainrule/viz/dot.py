@@ -15,16 +15,17 @@ from __future__ import annotations
 import html
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_bytes
-from ..errors import GraphvizError, GraphvizNotFoundError
+from ..errors import GraphvizError, GraphvizNotFoundError, GraphvizTimeoutError
 from .graph import Graph, format_value, graph_of
 from .layout import edge_grad, graph_edges
 
-__all__ = ["GraphvizError", "GraphvizNotFoundError", "draw", "to_dot"]
+__all__ = ["GraphvizError", "GraphvizNotFoundError", "GraphvizTimeoutError", "draw", "to_dot"]
 
 #: Output formats :func:`draw` understands (by file suffix).
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
@@ -175,6 +176,27 @@ def _find_dot() -> str:
     return exe
 
 
+def _run_dot(argv: list[str], data: bytes, timeout: float | None) -> Any:
+    """Run ``dot`` in a session of its own, so that on timeout the whole group is
+    killed (a ``dot`` that is a wrapper script leaves no orphan behind)."""
+    posix = os.name == "posix"
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, start_new_session=posix) as proc:
+        try:
+            out, err = proc.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            if posix:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    proc.kill()
+            else:
+                proc.kill()
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def draw(y: Any, path: str | os.PathLike[str], format: str | None = None,
          grads: bool | None = None, rankdir: str = "LR", title: str | None = None,
          timeout: float | None = None) -> Path:
@@ -185,7 +207,8 @@ def draw(y: Any, path: str | os.PathLike[str], format: str | None = None,
     ``rankdir`` and ``title`` are as for :func:`to_dot`. The file is written
     atomically. Raises :class:`GraphvizNotFoundError` (saying how to install Graphviz)
     if ``dot`` is missing, :class:`GraphvizError` if it fails; ``timeout`` (seconds)
-    bounds how long ``dot`` may run on a very large graph. Returns the path written.
+    bounds how long ``dot`` may run on a very large graph (it is killed after that and
+    :class:`GraphvizTimeoutError` is raised). Returns the path written.
     """
     path = Path(os.fspath(path))
     fmt = (format or path.suffix.lstrip(".")).lower()
@@ -199,13 +222,12 @@ def draw(y: Any, path: str | os.PathLike[str], format: str | None = None,
         return path
     exe = _find_dot()
     try:
-        proc = subprocess.run([exe, f"-T{fmt}"], input=text.encode("utf-8"),
-                              capture_output=True, timeout=timeout, check=False)
+        proc = _run_dot([exe, f"-T{fmt}"], text.encode("utf-8"), timeout)
     except subprocess.TimeoutExpired as e:
-        raise GraphvizError(f"cr.viz.draw: Graphviz's dot did not finish within {timeout} s "
-                            f"on a graph of {text.count(' -> ')} edges; draw a smaller "
-                            f"graph, raise timeout=, or use cr.viz.to_dot(y) and render it "
-                            f"yourself") from e
+        raise GraphvizTimeoutError(
+            f"cr.viz.draw: Graphviz's dot did not finish within {timeout:g} s on a graph of "
+            f"{text.count(' -> ')} edges and was stopped; draw a smaller graph, raise "
+            f"timeout=, or use cr.viz.to_dot(y) and render it yourself") from e
     if proc.returncode != 0 or not proc.stdout:
         err = proc.stderr.decode("utf-8", "replace").strip()
         raise GraphvizError(f"cr.viz.draw: Graphviz's dot failed with exit code "

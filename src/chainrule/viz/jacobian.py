@@ -86,7 +86,7 @@ def local_jacobians(gate: Any) -> tuple[LocalJacobian | None, ...]:
             args[k] = x
             return apply(copy.copy(gate), *args)
 
-        j = jacobian(f, np.array(arrays[k]), mode="rev").numpy().reshape(out_size, n)
+        j = jacobian(f, np.array(arrays[k]), mode="rev").detach().numpy().reshape(out_size, n)
         result.append(LocalJacobian((out_size, n), structure(j), j))
     return tuple(result)
 
