@@ -29,6 +29,7 @@ from . import (
     scratch,
     viz,
 )
+from ._graphgc import defer_full_collections
 from ._malloc import retain_freed_memory
 from ._tensor import (
     Tensor,
@@ -78,7 +79,8 @@ globals().update(_OPS)
 __all__ = sorted([
     "BackwardError", "ChainruleError", "CheckpointError", "DtypeError", "Gate",
     "GradcheckError", "GraphFreedError", "InplaceModificationError", "ShapeError", "Tensor",
-    "apply", "arange", "backward", "data", "enable_grad", "explain", "from_numpy", "full",
+    "apply", "arange", "backward", "data", "defer_full_collections", "enable_grad", "explain",
+    "from_numpy", "full",
     "func", "get_num_threads", "hessian", "inference_mode", "set_num_threads", "hvp",
     "jacobian", "jvp", "vhp", "vjp", "vmap",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "linalg", "load", "manual_seed",

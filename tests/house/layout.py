@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "chainrule"
 
 #: The floors, bottom up. A module may import only from its own floor or below.
 FLOORS: dict[str, int] = {
-    "_config": 1, "_malloc": 1, "errors": 1, "_text": 1, "_io": 1, "random": 1, "_check": 1,
+    "_config": 1, "_malloc": 1, "_graphgc": 1, "errors": 1, "_text": 1, "_io": 1, "random": 1,
+    "_check": 1,
     "_version": 1, "threads": 1,
     "_tensor": 2,
     "autograd": 3, "scopes": 3, "grad_hooks": 3,

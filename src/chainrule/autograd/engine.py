@@ -2,7 +2,7 @@
 
 It knows no particular operation. In three steps:
 
-1. :func:`_plan` collects the gates reachable from the outputs (iteratively: no
+1. :class:`_Plan` collects the gates reachable from the outputs (iteratively: no
    recursion, so a chain of a million gates is fine) in reverse order of creation
    (every gate was made after the gates that made its inputs, so that order is
    topological), and for ``cr.grad`` keeps only the gates on a path to a requested
@@ -55,16 +55,12 @@ def _as_root_grad(root: Tensor, grad: Any, create_graph: bool, where: str) -> An
         g = np.ones_like(root.data)
     else:
         g = grad.data if isinstance(grad, Tensor) and not create_graph else grad
-        if isinstance(g, Tensor):
-            if g.shape != root.shape:
-                raise ShapeError(f"{where}: grad has shape {g.shape} but the output has shape "
-                                 f"{root.shape}; they must match")
-            return g
-        g = np.asarray(g, dtype=root.data.dtype)
+        if not isinstance(g, Tensor):
+            g = np.asarray(g, dtype=root.data.dtype)
         if g.shape != root.data.shape:
             raise ShapeError(f"{where}: grad has shape {g.shape} but the output has shape "
                              f"{root.data.shape}; they must match")
-    return wrap(g) if create_graph else g
+    return wrap(g) if create_graph and not isinstance(g, Tensor) else g
 
 
 def _run_hooks(hooks: list, g: Any) -> Any:
@@ -153,17 +149,14 @@ def _call_with_tensors(gate: Gate, gy: Tensor) -> Any:
 def _collect(roots: Sequence[Tensor]) -> list[Gate]:
     """All gates reachable from ``roots``, newest first (a topological order)."""
     seen: set[Gate] = set()
-    stack = []
-    for r in roots:
-        c = r.creator
-        if c is not None and c not in seen:
-            seen.add(c)
-            stack.append(c)
+    stack = [r.creator for r in roots if r.creator is not None]
     gates = []
-    push = stack.append
-    pop = stack.pop
+    push, pop, see = stack.append, stack.pop, seen.add
     while stack:
         g = pop()
+        if g in seen:                 # pushed twice before it was visited
+            continue
+        see(g)
         ins = g.inputs
         if ins is None:
             raise GraphFreedError(
@@ -176,7 +169,6 @@ def _collect(roots: Sequence[Tensor]) -> list[Gate]:
             if isinstance(t, Tensor):
                 c = t.creator
                 if c is not None and c not in seen:
-                    seen.add(c)
                     push(c)
     gates.sort(key=_seq_of, reverse=True)
     return gates
@@ -302,8 +294,6 @@ class _Plan:
                     self.want_leaf.setdefault(t, []).append(i)
             self.gates, self.skipped = _prune(self.gates, self.want_gate, self.want_leaf)
 
-
-_plan = _Plan
 
 
 class _LeafGrads(dict):

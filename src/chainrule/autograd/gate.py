@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._graphgc import GraphGC
 from .._tensor import Tensor
 from ..errors import BackwardError, ShapeError
 
@@ -248,6 +249,12 @@ class Gate:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} gate>"
+
+    def __del__(self, _g: type[GraphGC] = GraphGC) -> None:
+        # The live-gate count of _graphgc (full collections deferred on large graphs).
+        _g.live -= 1
+        if _g.live < _g.low:
+            _g.shrunk()
 
 
 def registered_gates() -> list[type[Gate]]:

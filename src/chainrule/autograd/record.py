@@ -16,6 +16,7 @@ import numpy as np
 
 from .._check import complex_grad_error
 from .._config import GradMode, clock
+from .._graphgc import GraphGC
 from .._tensor import Tensor, plain
 from ..errors import ShapeError
 
@@ -63,6 +64,9 @@ def _output(gate: Any, y: Any, inputs: tuple, needs: tuple | None) -> Tensor:
         gate.inputs = inputs
         gate.needs = needs
         gate.seq = next(clock)
+        GraphGC.live += 1             # see _graphgc: full collections deferred if large
+        if GraphGC.live > GraphGC.high:
+            GraphGC.grown()
         if gate.saves_output:
             gate.out = weakref.ref(out)
         out.requires_grad = True
