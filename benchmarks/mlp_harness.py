@@ -185,7 +185,8 @@ def mlp_numpy(params: list[np.ndarray], x: np.ndarray, t: np.ndarray,
 
     ``tuned=True`` writes the ReLU for NumPy's fast loops: ``np.maximum`` against a
     zero *array* rather than the scalar 0, and float masks rather than bool masks (no
-    cast in ``grad * mask``); everything else is the same.
+    cast in ``grad * mask``), and at batch 1 takes the weight gradients (outer products)
+    as broadcast multiplies rather than GEMMs with k = 1; everything else is the same.
     """
     w1, b1, w2, b2, w3, b3 = (p.copy() for p in params)
     n = x.shape[0]
@@ -206,6 +207,7 @@ def mlp_numpy(params: list[np.ndarray], x: np.ndarray, t: np.ndarray,
     rows = np.arange(n)
     inv_n = f32(1.0 / n)
     lr = f32(MLP_LR)
+    outer = np.multiply if tuned and n == 1 else np.matmul     # the weight gradients
 
     def step() -> float:
         # forward: z = x.W + b, a = relu(z) in place
@@ -229,15 +231,15 @@ def mlp_numpy(params: list[np.ndarray], x: np.ndarray, t: np.ndarray,
         # backward: dL/dz3 = (p - onehot) / N
         z3[rows, t] -= 1
         np.multiply(z3, inv_n, out=z3)
-        np.matmul(z2.T, z3, out=dw3)
+        outer(z2.T, z3, out=dw3)
         np.sum(z3, axis=0, out=db3)
         np.matmul(z3, w3.T, out=g2)
         np.multiply(g2, mask2, out=g2)
-        np.matmul(z1.T, g2, out=dw2)
+        outer(z1.T, g2, out=dw2)
         np.sum(g2, axis=0, out=db2)
         np.matmul(g2, w2.T, out=g1)
         np.multiply(g1, mask1, out=g1)
-        np.matmul(x.T, g1, out=dw1)
+        outer(x.T, g1, out=dw1)
         np.sum(g1, axis=0, out=db1)
         # SGD
         for p, g in ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2), (w3, dw3), (b3, db3)):
@@ -254,7 +256,9 @@ def mlp_numpy_tuned(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> I
 
 
 def mlp_matmuls(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
-    """The eight matrix products of a step, into preallocated buffers (the floor)."""
+    """The eight matrix products of a step, into preallocated buffers (the floor); at
+    batch 1 the three weight gradients are outer products, taken as broadcast
+    multiplies (faster than a GEMM with k = 1)."""
     w1, _, w2, _, w3, _ = params
     n = x.shape[0]
     f32 = np.float32
@@ -266,16 +270,17 @@ def mlp_matmuls(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl:
     dw1 = np.empty_like(w1)
     dw2 = np.empty_like(w2)
     dw3 = np.empty_like(w3)
+    outer = np.multiply if n == 1 else np.matmul
 
     def step() -> float:
         np.matmul(x, w1, out=z1)
         np.matmul(z1, w2, out=z2)
         np.matmul(z2, w3, out=z3)
-        np.matmul(z2.T, z3, out=dw3)
+        outer(z2.T, z3, out=dw3)
         np.matmul(z3, w3.T, out=g2)
-        np.matmul(z1.T, g2, out=dw2)
+        outer(z1.T, g2, out=dw2)
         np.matmul(g2, w2.T, out=g1)
-        np.matmul(x.T, g1, out=dw1)
+        outer(x.T, g1, out=dw1)
         return 0.0
 
     return Impl("matmuls", step, lambda: [])

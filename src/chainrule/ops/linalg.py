@@ -22,6 +22,13 @@ def _mT(a: Any) -> Any:
     return a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)
 
 
+def _mm(a: Any, b: Any) -> Any:
+    """``a @ b`` (2-D or more); an outer product (contracted length 1, a batch of one
+    sample's weight gradient) is a broadcast multiply: the same numbers, and several
+    times faster than a GEMM with k = 1 (374 vs 59 us for 784x256 float32 here)."""
+    return np.multiply(a, b) if a.shape[-1] == 1 else np.matmul(a, b)
+
+
 class MatMul(Gate):
     """Z = X @ Y (NumPy ``matmul`` rules, 1-D and batched included).
 
@@ -48,14 +55,14 @@ class MatMul(Gate):
         elif x.ndim == 1:                        # (k,) @ (..., k, m) -> (..., m)
             g = np.expand_dims(gz, -2)
             gx = np.matmul(g, _mT(y)) if need_x else None
-            gy = np.matmul(np.expand_dims(x, -1), g) if need_y else None
+            gy = _mm(np.expand_dims(x, -1), g) if need_y else None
         elif y.ndim == 1:                        # (..., n, k) @ (k,) -> (..., n)
             g = np.expand_dims(gz, -1)
-            gx = np.matmul(g, np.expand_dims(y, -2)) if need_x else None
+            gx = _mm(g, np.expand_dims(y, -2)) if need_x else None
             gy = np.squeeze(np.matmul(_mT(x), g), -1) if need_y else None
         else:
-            gx = np.matmul(gz, _mT(y)) if need_x else None
-            gy = np.matmul(_mT(x), gz) if need_y else None
+            gx = _mm(gz, _mT(y)) if need_x else None
+            gy = _mm(_mT(x), gz) if need_y else None
         return gx, gy
 
 
@@ -71,17 +78,19 @@ class Affine(Gate):
     differentiable = ("x", "w")
 
     def forward(self, x: Array, w: Array, b: Array | None = None) -> Array:
-        if np.ndim(w) != 2 or np.shape(x)[-1:] != np.shape(w)[:1]:
-            raise ShapeError(f"Affine: X of shape {np.shape(x)} cannot be multiplied by W of "
-                             f"shape {np.shape(w)}; X's last axis must equal W's first")
-        if b is not None and np.shape(b) not in ((np.shape(w)[1],), ()):
+        xs, ws = np.shape(x), np.shape(w)
+        if len(ws) != 2 or xs[-1:] != ws[:1]:
+            raise ShapeError(f"Affine: X of shape {xs} cannot be multiplied by W of "
+                             f"shape {ws}; X's last axis must equal W's first")
+        if b is not None and np.shape(b) not in ((ws[1],), ()):
             raise ShapeError(f"Affine: B of shape {np.shape(b)} does not match W of shape "
-                             f"{np.shape(w)}; B must have shape ({np.shape(w)[1]},)")
+                             f"{ws}; B must have shape ({ws[1]},)")
         self.x = x
         self.w = w
         y = np.matmul(x, w)
         if b is not None:
-            if isinstance(y, np.ndarray) and y.dtype == np.result_type(y, b):
+            if isinstance(y, np.ndarray) and (getattr(b, "dtype", None) == y.dtype
+                                              or y.dtype == np.result_type(y, b)):
                 y += b      # y is fresh from matmul: add the bias in place
             else:
                 y = y + b
@@ -100,7 +109,7 @@ class Affine(Gate):
         else:
             g2 = gy.reshape(-1, n_out)
             if needs[1]:
-                gw = np.matmul(x.reshape(-1, n_in).T, g2)
+                gw = _mm(x.reshape(-1, n_in).T, g2)
             if len(needs) > 2 and needs[2]:
                 gb = np.sum(g2, axis=0)
         return gx, gw, gb
