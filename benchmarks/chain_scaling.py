@@ -61,13 +61,17 @@ def memory_child(impl: str, n_iter: int) -> dict[str, float]:
         x = cr.tensor([1.0], requires_grad=True)
     y = x * CHAIN_MUL + CHAIN_ADD       # warm-up: first-call allocations not counted
     gc.collect()
+    rss0 = _rss()                       # the resident set first, without tracemalloc
+    for _ in range(n_iter):
+        y = y * CHAIN_MUL + CHAIN_ADD
+    rss = _rss() - rss0
+    y = x * CHAIN_MUL + CHAIN_ADD       # the chain freed; now what Python allocates
+    gc.collect()
     tracemalloc.start()
-    rss0 = _rss()
     t0 = tracemalloc.get_traced_memory()[0]
     for _ in range(n_iter):
         y = y * CHAIN_MUL + CHAIN_ADD
     traced = tracemalloc.get_traced_memory()[0] - t0
-    rss = _rss() - rss0
     tracemalloc.stop()
     return {"tracemalloc": traced / (2 * n_iter), "rss": rss / (2 * n_iter)}
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,3 +36,22 @@ def test_chain_benchmark_rejects_bad_arguments() -> None:
     proc = _run("--gates", "1")
     assert proc.returncode != 0
     assert "--gates must be at least 2" in proc.stderr
+
+
+def test_chain_scaling_small_run() -> None:
+    pytest.importorskip("torch")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "chain_scaling.py"),
+                           "--sizes", "200", "2000", "--budget", "0.2",
+                           "--memory-gates", "4000"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "torch 2." in out and "collector enabled" in out
+    for n in ("200", "2,000"):
+        assert re.search(rf"^\s+{n}\s+(\d+\.\d+\s+){{4}}\s*\d+\.\d\d$", out, re.MULTILINE), out
+    assert re.search(r"flatness: chainrule at 2,000 / at 200 gates: \d+\.\d\d", out)
+    assert re.search(r"chainrule\s+tracemalloc\s+\d+, resident set growth -?\d+", out)
+    assert re.search(r"pytorch\s+tracemalloc \(C\+\+: not seen\), resident set growth -?\d+",
+                     out)
