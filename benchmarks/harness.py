@@ -47,19 +47,21 @@ PACKAGE_PARENT = Path(chainrule.__file__).resolve().parent.parent
 
 
 def single_threaded_env(environ: Mapping[str, str] | None = None,
-                        keep_machine_blas: bool = False) -> dict[str, str] | None:
+                        keep_machine_blas: bool = False,
+                        threads: int = 1) -> dict[str, str] | None:
     """The environment a benchmark process should be started with, or None if
     ``environ`` (default ``os.environ``) is already right.
 
-    Sets :data:`THREAD_VARS` to ``"1"`` and, unless ``keep_machine_blas``, removes
-    :data:`MACHINE_VARS`. BLAS reads these when it loads, so a process whose
-    environment is wrong must start a new one with the returned environment.
+    Sets :data:`THREAD_VARS` to ``threads`` (``"1"``: single-threaded, the default)
+    and, unless ``keep_machine_blas``, removes :data:`MACHINE_VARS`. BLAS reads these
+    when it loads, so a process whose environment is wrong must start a new one with
+    the returned environment.
     """
     env = dict(os.environ if environ is None else environ)
     changed = False
     for v in THREAD_VARS:
-        if env.get(v) != "1":
-            env[v] = "1"
+        if env.get(v) != str(threads):
+            env[v] = str(threads)
             changed = True
     if not keep_machine_blas:
         for v in MACHINE_VARS:

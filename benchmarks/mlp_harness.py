@@ -143,13 +143,14 @@ def mlp_chainrule_nn(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> 
 
 
 def mlp_pytorch(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl | None:
-    """The idiomatic PyTorch step (nn.Sequential, F.cross_entropy, optim.SGD, one
-    thread), or None if PyTorch is not installed."""
+    """The idiomatic PyTorch step (nn.Sequential, F.cross_entropy, optim.SGD, as many
+    threads as BLAS is given: ``$OPENBLAS_NUM_THREADS``, 1 by default), or None if
+    PyTorch is not installed."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, int(os.environ.get("OPENBLAS_NUM_THREADS", "1"))))
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
                                 torch.nn.Linear(256, 256), torch.nn.ReLU(),
                                 torch.nn.Linear(256, 10))

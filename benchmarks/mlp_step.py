@@ -20,7 +20,8 @@ interleaved, round-robin in a shuffled order per round, so that a slow spell of 
 
 Everything is single-threaded: the script sets ``OPENBLAS_NUM_THREADS=1``,
 ``OMP_NUM_THREADS=1`` and ``MKL_NUM_THREADS=1`` before the measuring process loads
-NumPy (re-executing itself with that environment if needed). This machine also sets
+NumPy (re-executing itself with that environment if needed); ``--threads 2`` gives
+BLAS and PyTorch two threads instead, for the two-thread table. This machine also sets
 ``OPENBLAS_CORETYPE`` (forcing OpenBLAS' Haswell kernels) and ``OPENBLAS_L2_SIZE``; the
 re-executed benchmark unsets both so that OpenBLAS picks the kernel for the CPU it runs
 on (``--machine-blas`` keeps them). The BLAS kernel in use is printed.
@@ -62,6 +63,8 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="untimed steps of each implementation before timing (default 20)")
     p.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS (and PyTorch) threads; 1 by default, the figures quoted")
     p.add_argument("--machine-blas", action="store_true",
                    help="keep this machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch")
@@ -78,7 +81,10 @@ def _reexec_if_needed(args: argparse.Namespace) -> None:
     """Re-run this script with single-threaded BLAS. BLAS reads its environment when
     it loads, so the process that measures must start with it: ``execve`` replaces
     this one (whatever it has loaded) with a fresh interpreter."""
-    env = harness.single_threaded_env(os.environ, keep_machine_blas=args.machine_blas)
+    if args.threads < 1:
+        raise SystemExit("mlp_step.py: --threads must be at least 1")
+    env = harness.single_threaded_env(os.environ, keep_machine_blas=args.machine_blas,
+                                      threads=args.threads)
     if env is None:
         return
     if os.environ.get(_REEXEC_MARK):
