@@ -42,6 +42,7 @@ from harness import (
     chain_pytorch,
     check_chain_agreement,
     child_pythonpath,
+    print_summary,
 )
 
 
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(PyTorch {medians[hi]['pytorch'] / medians[lo]['pytorch']:.2f})")
     print("worst chainrule / pytorch over the sizes: "
           f"{max(m['chainrule'] / m['pytorch'] for m in medians.values()):.2f}")
+    for n, m in medians.items():
+        print_summary(f"chain of {n:,} gates, GC on", "us/gate", m["chainrule"],
+                      m["pytorch"], None, m["numpy floor"], "NumPy loop")
     if args.memory_gates:
         print(f"\nmemory of a live chain of {args.memory_gates:,} gates, bytes per gate "
               f"(each in a fresh process):")

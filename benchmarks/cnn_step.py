@@ -282,7 +282,8 @@ def gate_profile(impl: mlp_harness.Impl, steps: int) -> str:
     return "\n".join(lines)
 
 
-def run(rounds: int, block: int, batch: int, seed: int, warmup: int, no_torch: bool) -> int:
+def run(rounds: int, block: int, batch: int, seed: int, warmup: int, no_torch: bool,
+        retained: bool = False) -> int:
     params, x, t = problem(batch, seed)
     print(f"CNN step: batch {batch}, float32, single-threaded; BLAS: "
           f"{mlp_harness.blas_summary()}")
@@ -309,6 +310,10 @@ def run(rounds: int, block: int, batch: int, seed: int, warmup: int, no_torch: b
         if a in times and b in times:
             per = statistics.median(x / y for x, y in zip(times[a], times[b]))
             print(f"  {a} / {b}: {med[a] / med[b]:.2f} ({per:.2f})")
+    harness.print_summary(f"LeNet-style CNN B{x.shape[0]}, nn + SGD, malloc "
+                          f"{'retained' if retained else 'defaults'}", "ms/step",
+                          med["chainrule nn"] * 1e3, med.get("pytorch", 0) * 1e3 or None,
+                          med["numpy"] * 1e3, med["gemms"] * 1e3, "GEMMs")
     print(gate_profile(impls[0], max(20, rounds)))
     for impl in (impls[0], impls[-2]):
         peak = mlp_harness.peak_step_memory(impl)
@@ -348,10 +353,13 @@ def main() -> int:
         env[_REEXEC_MARK] = "1"
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]],
                   env)
+    retained = False
     if args.malloc == "retain":
-        print(f"cr.retain_freed_memory(): {cr.retain_freed_memory()}")
+        retained = cr.retain_freed_memory()
+        print(f"cr.retain_freed_memory(): {retained}")
     try:
-        return run(args.rounds, args.block, args.batch, args.seed, args.warmup, args.no_torch)
+        return run(args.rounds, args.block, args.batch, args.seed, args.warmup, args.no_torch,
+                   retained)
     except harness.BenchmarkError as e:
         raise SystemExit(f"cnn_step.py: {e}") from None
 

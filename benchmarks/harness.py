@@ -34,8 +34,20 @@ except ImportError:  # a source checkout without `pip install -e .`
 
 from chainrule.errors import BenchmarkError, BenchmarkMismatchError
 
-__all__ = ["MACHINE_VARS", "THREAD_VARS", "BenchmarkError", "BenchmarkMismatchError",
-           "child_pythonpath", "run_chain", "single_threaded_env"]
+__all__ = ["MACHINE_VARS", "SUMMARY_MARK", "THREAD_VARS", "BenchmarkError",
+           "BenchmarkMismatchError", "child_pythonpath", "print_summary", "run_chain",
+           "single_threaded_env"]
+
+#: The first field of a summary line (``chainrule bench`` collects them into one table).
+SUMMARY_MARK = "summary"
+
+
+def print_summary(work: str, unit: str, chainrule: float, pytorch: float | None,
+                  numpy: float | None, floor: float | None, floor_name: str = "") -> None:
+    """Print one machine-readable line for the summary table of ``chainrule bench``:
+    tab-separated mark, work, unit, the medians (``-`` where not measured), floor name."""
+    cells = [f"{v:.4g}" if v is not None else "-" for v in (chainrule, pytorch, numpy, floor)]
+    print("\t".join([SUMMARY_MARK, work, unit, *cells, floor_name]), flush=True)
 
 #: Environment variables that must be "1" for single-threaded BLAS / OpenMP.
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -293,5 +305,8 @@ def run_chain(gates: int = 10_000, repeats: int = 7, no_torch: bool = False,
     print(format_chain_table(times, n_gates))
     print()
     print(format_chain_ratios(times, torch_note))
+    med = {k: statistics.median((f + b) / n_gates * 1e6 for f, b in v) for k, v in times.items()}
+    print_summary(f"chain of {n_gates:,} gates" + (", GC off" if no_gc else ""), "us/gate",
+                  med["chainrule"], med.get("pytorch"), None, med["numpy floor"], "NumPy loop")
     return 0
 

@@ -35,6 +35,7 @@ from harness import (
     BenchmarkError,
     BenchmarkMismatchError,
     child_pythonpath,
+    print_summary,
 )
 
 import chainrule
@@ -561,6 +562,12 @@ def run_mlp(rounds: int = 120, block: int = 10, batch: int = 128, seed: int = 0,
     times = time_interleaved(impls, rounds, block, seed, warmup=warmup)
     print(format_step_table(times, rounds, block, batch))
     print(format_mlp_ratios(times))
+    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "1")
+    print_summary(f"MLP {'-'.join(map(str, MLP_SIZES))} B{batch}, nn + SGD"
+                  + ("" if threads == "1" else f", {threads} threads"), "ms/step",
+                  med["chainrule nn"], med.get("pytorch"), med.get("numpy tuned"),
+                  med.get("matmuls"), "matmuls")
 
     print("\nPeak memory allocated by NumPy during one step (tracemalloc):")
     for impl in impls:

@@ -67,8 +67,24 @@ def test_cli_bench_all_runs_every_script_with_this_python(
           "--no-torch"], bench_cli.TIMEOUT),
         ([sys.executable, str(BENCHMARKS / "mlp_step.py"), "--rounds", "1", "--block", "5",
           "--warmup", "5", "--no-epoch", "--no-train", "--no-torch"], bench_cli.TIMEOUT),
+        ([sys.executable, str(BENCHMARKS / "mlp_step.py"), "--rounds", "1", "--block", "5",
+          "--warmup", "5", "--no-epoch", "--no-train", "--batch", "1", "--no-torch"],
+         bench_cli.TIMEOUT),
         ([sys.executable, str(BENCHMARKS / "cnn_step.py"), "--rounds", "1", "--block", "3",
           "--warmup", "3", "--no-torch"], bench_cli.TIMEOUT)]
+    # ... and ends with one summary table of every script's figures
+    table = out[out.index("Summary (BLAS openblas"):].splitlines()
+    assert table[2].startswith("| work | unit | chainrule | PyTorch | NumPy | floor |")
+    works = [row.split(" | ")[0].lstrip("| ") for row in table[4:] if row.startswith("|")]
+    assert works == ["chain of 10,000 gates", "MLP 784-256-256-10 B128, nn + SGD",
+                     "MLP 784-256-256-10 B1, nn + SGD",
+                     "LeNet-style CNN B64, nn + SGD, malloc defaults",
+                     "LeNet-style CNN B64, nn + SGD, malloc retained"]
+    for row in table[4:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[3] == "-" and cells[6] == "-"          # --no-torch: no PyTorch column
+        assert float(cells[2]) > 0 and float(cells[8]) > 0
+    assert "summary\t" not in out                          # the raw lines are not echoed
 
 
 def test_cli_bench_default_settings_map_to_the_scripts() -> None:

@@ -4,10 +4,10 @@ NumPy.
 chain   per-gate cost of a 10,000-gate chain (y = y * 1.0001 + 0.0001 on one-element
         float64 tensors, forward + backward + freeing the graph): chainrule, PyTorch
         and the NumPy floor (the same arithmetic with a hand-written backward loop).
-mlp     one SGD training step of an MLP 784-256-256-10, float32, batch 128:
-        chainrule gates, chainrule nn + optim, PyTorch, hand-written NumPy (plain and
-        tuned) and the eight matrix products alone (the floor); then the ratios and
-        the memory NumPy allocates during a step.
+mlp     one SGD training step of an MLP 784-256-256-10, float32, batch 128 and
+        batch 1: chainrule gates, chainrule nn + optim, PyTorch, hand-written NumPy
+        (plain and tuned) and the eight matrix products alone (the floor); then the
+        ratios and the memory NumPy allocates during a step.
 cnn     one SGD training step of a LeNet-style CNN (conv 1->8, pool, conv 8->16, pool,
         linear 400->10; batch 64, float32): chainrule nn + optim, PyTorch, hand-written
         NumPy im2col and the GEMMs alone; where chainrule's step goes, per gate; with
@@ -20,12 +20,17 @@ re-runs itself single-threaded (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THR
 without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unless --machine-blas). Run the scripts
 directly for the full benchmarks (more rounds, an epoch over Fashion-MNIST, a whole
 `chainrule train` process).
+
+Each script ends with summary lines; the command prints them at the end as one table
+(work, chainrule, PyTorch, hand-written NumPy, floor, ratios), under the BLAS kernel and
+thread count the scripts report.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +89,7 @@ def benchmarks_dir(package_dir: Path) -> Path | None:
     return None
 
 
-def script_argv(name: str, args: argparse.Namespace) -> list[str]:
+def script_argv(name: str, args: argparse.Namespace, batch: int = 128) -> list[str]:
     """The script and its options that run benchmark ``name`` as ``args`` ask."""
     q = int(args.quick)
     if name == "chain":
@@ -99,6 +104,8 @@ def script_argv(name: str, args: argparse.Namespace) -> list[str]:
         rounds = args.rounds if args.rounds is not None else MLP_ROUNDS[q]
         argv = ["mlp_step.py", "--rounds", str(rounds), "--block", str(MLP_BLOCK[q]),
                 "--warmup", str(MLP_WARMUP[q]), "--no-epoch", "--no-train"]
+        if batch != 128:
+            argv += ["--batch", str(batch)]
         if args.machine_blas:
             argv.append("--machine-blas")
     if args.no_torch:
@@ -119,18 +126,63 @@ def run(args: argparse.Namespace) -> int:
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")) if p)
     targets = ("chain", "mlp", "cnn") if args.which == "all" else (args.which,)
+    runs = [(name, batch) for name in targets for batch in ((128, 1) if name == "mlp" else (128,))]
     status = 0
-    for i, name in enumerate(targets):
-        if len(targets) > 1:
-            print(("\n" if i else "") + f"== {TITLES[name]}", flush=True)
-        script, *opts = script_argv(name, args)
+    rows: list[list[str]] = []
+    machine: list[str] = []
+    for i, (name, batch) in enumerate(runs):
+        if len(runs) > 1:
+            print(("\n" if i else "") + f"== {TITLES[name]}"
+                  + (f", batch {batch}" if name == "mlp" else ""), flush=True)
+        script, *opts = script_argv(name, args, batch)
         sys.stderr.flush()
         try:
-            code = subprocess.run([sys.executable, str(folder / script), *opts], env=env,
-                                  timeout=args.timeout, check=False).returncode
+            code = _run_collecting([sys.executable, str(folder / script), *opts], env,
+                                   args.timeout, rows, machine)
         except subprocess.TimeoutExpired:
             print(f"chainrule bench {name}: stopped after {args.timeout:g} s (--timeout)",
                   file=sys.stderr)
             code = 1
         status = status or code
+    if rows:
+        print("\n" + summary_table(rows, machine))
     return status
+
+
+def _run_collecting(cmd: list[str], env: dict[str, str], timeout: float,
+                    rows: list[list[str]], machine: list[str]) -> int:
+    """Run one script, echoing its output; keep its summary lines and its BLAS line."""
+    out = subprocess.run(cmd, env=env, timeout=timeout, check=False, stdout=subprocess.PIPE,
+                         text=True)
+    for line in out.stdout.splitlines():
+        fields = line.split("\t")
+        if fields[0] == "summary" and len(fields) == 8:
+            rows.append(fields[1:])
+            continue
+        blas = re.search(r"BLAS: (.*)", line)
+        if blas and not machine:
+            machine.append(blas.group(1))
+        print(line)
+    sys.stdout.flush()
+    return out.returncode
+
+
+def _ratio(a: str, b: str) -> str:
+    try:
+        return f"{float(a) / float(b):.2f}"
+    except (ValueError, ZeroDivisionError):
+        return "-"
+
+
+def summary_table(rows: list[list[str]], machine: list[str]) -> str:
+    """The summary lines as one Markdown table (the README quotes it)."""
+    lines = ["Summary" + (f" (BLAS {machine[0]}; {os.cpu_count()} CPUs)" if machine else ""),
+             "",
+             "| work | unit | chainrule | PyTorch | NumPy | floor | chainrule / PyTorch "
+             "| chainrule / NumPy | chainrule / floor |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for work, unit, cr_, torch_, np_, floor, floor_name in rows:
+        floor_cell = f"{floor} ({floor_name})" if floor != "-" and floor_name else floor
+        lines.append(f"| {work} | {unit} | {cr_} | {torch_} | {np_} | {floor_cell} | "
+                     f"{_ratio(cr_, torch_)} | {_ratio(cr_, np_)} | {_ratio(cr_, floor)} |")
+    return "\n".join(lines)
