@@ -1,4 +1,5 @@
-"""Switches of the engine: whether operations record a graph (per thread), the clock.
+"""Switches of the engine: whether operations record a graph (per thread), the clock,
+the in-place log and the registry of post-accumulate hooks.
 
 Kept in a module of its own, importing only the standard library, so that both the
 tensor layer and the engine can read it without importing each other.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class _GradMode(threading.local):
@@ -47,3 +48,16 @@ class InplaceLog:
     last: int = 0
     #: Held while a stamp is written, so two threads' stamps never move ``last`` back.
     lock: ClassVar = threading.Lock()
+
+
+#: Leaves with hooks to call once their ``.grad`` is final for a backward pass
+#: (``Tensor.register_post_accumulate_grad_hook``, in ``grad_hooks``), by ``id`` (a
+#: tensor's ``==`` is elementwise, so it cannot be a weak dictionary's key); empty, the
+#: engine pays nothing.
+POST_HOOKS: dict[int, tuple[Any, list]] = {}
+
+
+def post_hooks(t: Any) -> list:
+    """The post-accumulate hooks of leaf ``t`` (the list itself; empty: none)."""
+    entry = POST_HOOKS.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else []

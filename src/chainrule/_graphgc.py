@@ -30,44 +30,51 @@ from __future__ import annotations
 
 import gc
 
-__all__ = ["GraphGC", "defer_full_collections"]
+__all__ = ["GraphGC", "GraphGCState", "defer_full_collections"]
 
 _NEVER = 1 << 62
 
 
-class GraphGC:
-    """The counter and the deferral state (class attributes: one per process)."""
+class GraphGCState:
+    """The counter and the deferral state (one instance, :data:`GraphGC`; instance
+    attributes in slots, because setting a class attribute is slow in CPython: it
+    invalidates the type's attribute cache, once per gate here)."""
 
-    live = 0                  # recorded gates alive (an estimate that errs low)
-    above = 20_000            # defer when live exceeds this
-    factor = 100              # ... by multiplying the third threshold by this
-    enabled = True
-    high = above              # the recorder calls grown() above it (_NEVER while deferred)
-    low = 0                   # Gate.__del__ calls shrunk() below it (above // 2 if deferred)
-    saved: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
+    __slots__ = ("above", "enabled", "factor", "high", "live", "low", "saved")
 
-    @staticmethod
-    def grown() -> None:
+    def __init__(self) -> None:
+        self.live = 0             # recorded gates alive (an estimate that errs low)
+        self.above = 20_000       # defer when live exceeds this
+        self.factor = 100         # ... by multiplying the third threshold by this
+        self.enabled = True
+        self.high = self.above    # the recorder calls grown() above it (_NEVER if deferred)
+        self.low = 0              # Gate.__del__ calls shrunk() below it (above // 2 if so)
+        self.saved: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
+
+    def grown(self) -> None:
         """Called by the recorder when ``live`` passed ``high``: defer."""
-        GraphGC.high = _NEVER
-        GraphGC.low = GraphGC.above // 2
+        self.high = _NEVER
+        self.low = self.above // 2
         t0, t1, t2 = gc.get_threshold()
         if gc.isenabled() and t0 > 0 and t2 > 0:
-            ours = (t0, t1, t2 * GraphGC.factor)
+            ours = (t0, t1, t2 * self.factor)
             gc.set_threshold(*ours)
-            GraphGC.saved = ((t0, t1, t2), ours)
+            self.saved = ((t0, t1, t2), ours)
 
-    @staticmethod
-    def shrunk() -> None:
+    def shrunk(self) -> None:
         """Called by ``Gate.__del__`` when ``live`` fell below ``low``: restore (and
         clamp the count at zero)."""
-        if GraphGC.live < 0:
-            GraphGC.live = 0
-        GraphGC.high = GraphGC.above if GraphGC.enabled else _NEVER
-        GraphGC.low = 0
-        saved, GraphGC.saved = GraphGC.saved, None
+        if self.live < 0:
+            self.live = 0
+        self.high = self.above if self.enabled else _NEVER
+        self.low = 0
+        saved, self.saved = self.saved, None
         if saved is not None and gc.get_threshold() == saved[1]:
             gc.set_threshold(*saved[0])
+
+
+#: The process's one counter (the recorder and ``Gate.__del__`` update it).
+GraphGC = GraphGCState()
 
 
 def defer_full_collections(enabled: bool = True, *, above: int = 20_000,

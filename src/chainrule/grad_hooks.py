@@ -1,7 +1,7 @@
 """``Tensor.register_post_accumulate_grad_hook``: a hook run once a leaf's ``.grad`` is
 final for a backward pass (PyTorch's hook of the same name).
 
-The engine (``autograd/engine.py``) keeps the hooks in :data:`POST_HOOKS`, by ``id``
+The engine (``autograd/engine.py``) finds the hooks in ``_config.POST_HOOKS``, by ``id``
 (a tensor's ``==`` is elementwise, so it cannot be a weak dictionary's key), and calls
 them right after backward has passed the last gate that feeds the leaf, so that, for
 instance, data-parallel training can start a bucket's allreduce while the rest of
@@ -14,8 +14,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ._config import POST_HOOKS, post_hooks
 from ._tensor import Tensor
-from .autograd.engine import POST_HOOKS, post_hooks
 
 __all__ = ["PostAccumulateHandle", "register_post_accumulate_grad_hook"]
 

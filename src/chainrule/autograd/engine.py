@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import InplaceLog
+from .._config import POST_HOOKS, InplaceLog, post_hooks
 from .._tensor import Tensor, modified_since, wrap
 from ..errors import BackwardError, GraphFreedError, InplaceModificationError, ShapeError
 from .gate import Gate, sum_to_array
@@ -223,18 +223,6 @@ def _release(gate: Gate) -> None:
     gate.__dict__.clear()
 
 
-#: Leaves with hooks to call once their ``.grad`` is final for a backward pass
-#: (``Tensor.register_post_accumulate_grad_hook``), by ``id`` (a tensor's ``==`` is
-#: elementwise, so it cannot be a weak dictionary's key); empty, the engine pays nothing.
-POST_HOOKS: dict[int, tuple[Any, list]] = {}
-
-
-def post_hooks(t: Any) -> list:
-    """The post-accumulate hooks of leaf ``t`` (the list itself; empty: none)."""
-    entry = POST_HOOKS.get(id(t))
-    return entry[1] if entry is not None and entry[0]() is t else []
-
-
 def _due(plan: _Plan) -> dict[Gate, list[Tensor]]:
     """For leaves with post-accumulate hooks: the gate after which no more gradient can
     reach each (its oldest consumer, visited last)."""
@@ -343,7 +331,8 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
         if want_gate and gate in want_gate:
             for i in want_gate[gate]:
                 results[i] = gy
-        _check_versions(gate)
+        if InplaceLog.last >= gate.seq:   # something was modified in place since
+            _check_versions(gate)
         grads = _call_with_tensors(gate, gy) if create_graph else gate._backward(gy)
         if type(grads) is not tuple:
             grads = (grads,)
@@ -370,8 +359,9 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
             trace(gate, gy, tuple(sent))
         if due and gate in due:
             _settle_due(due.pop(gate), leaves, hooks)
-        if not retain_graph:
-            _release(gate)
+        if not retain_graph:              # _release(gate), inline: once per gate
+            gate.inputs = None
+            gate.__dict__.clear()
     return leaves
 
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._graphgc import GraphGC
+from .._graphgc import GraphGC, GraphGCState
 from .._tensor import Tensor
 from ..errors import BackwardError, ShapeError
 
@@ -250,7 +250,7 @@ class Gate:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} gate>"
 
-    def __del__(self, _g: type[GraphGC] = GraphGC) -> None:
+    def __del__(self, _g: GraphGCState = GraphGC) -> None:
         # The live-gate count of _graphgc (full collections deferred on large graphs).
         _g.live -= 1
         if _g.live < _g.low:
