@@ -87,6 +87,10 @@ def test_hvp_benchmark_small_run() -> None:
     assert "Where chainrule's time goes (asked (--profile))" in out
     assert re.search(r"matrix products \d+\.\d+ \(\d+ per HVP, \d+\.\d M multiply-adds\)", out)
     assert re.search(r"^\s+\d+\.\dx\s+\d+\.\d+\s+autograd/engine\.py:\d+ ", out, re.MULTILINE)
+    last = out.strip().splitlines()[-1].split("\t")   # the line `chainrule bench` collects
+    assert last[:3] == [harness.SUMMARY_MARK, last[1], "ms/HVP"] and len(last) == 8, last
+    assert last[1].startswith("HVP of MLP 784-256-256-10 B8 loss, float64 (chainrule ")
+    assert (last[4] != "-") == with_torch and last[7] == "R-op matmuls"
 
 
 def test_hvp_benchmark_rejects_bad_arguments() -> None:
