@@ -58,7 +58,8 @@ def test_cli_bench_all_runs_every_script_with_this_python(
     monkeypatch.setattr(subprocess, "run", recording_run)
     assert main(["bench", "--quick", "--no-torch", "--rounds", "1"]) == 0
     out = capfd.readouterr().out
-    assert out.index("== chain:") < out.index("== mlp:") < out.index("== cnn:")
+    assert out.index("== chain:") < out.index("== mlp:") < out.index("== cnn:") \
+        < out.index("== hvp:")
     chain_checks(out)
     mlp_checks(out, rounds=1, block=5)
     cnn_checks(out)
@@ -71,7 +72,9 @@ def test_cli_bench_all_runs_every_script_with_this_python(
           "--warmup", "5", "--no-epoch", "--no-train", "--batch", "1", "--no-torch"],
          bench_cli.TIMEOUT),
         ([sys.executable, str(BENCHMARKS / "cnn_step.py"), "--rounds", "1", "--block", "3",
-          "--warmup", "3", "--no-torch"], bench_cli.TIMEOUT)]
+          "--warmup", "3", "--no-torch"], bench_cli.TIMEOUT),
+        ([sys.executable, str(BENCHMARKS / "hvp.py"), "--rounds", "1", "--block", "3",
+          "--warmup", "2", "--no-profile", "--no-torch"], bench_cli.TIMEOUT)]
     # ... and ends with one summary table of every script's figures
     table = out[out.index("Summary (BLAS openblas"):].splitlines()
     assert table[2].startswith("| work | unit | chainrule | PyTorch | NumPy | floor |")
@@ -79,7 +82,8 @@ def test_cli_bench_all_runs_every_script_with_this_python(
     assert works == ["chain of 10,000 gates", "MLP 784-256-256-10 B128, nn + SGD",
                      "MLP 784-256-256-10 B1, nn + SGD",
                      "LeNet-style CNN B64, nn + SGD, malloc defaults",
-                     "LeNet-style CNN B64, nn + SGD, malloc retained"]
+                     "LeNet-style CNN B64, nn + SGD, malloc retained",
+                     "HVP of MLP 784-256-256-10 B128 loss, float64 (chainrule grad(g, v))"]
     for row in table[4:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[3] == "-" and cells[6] == "-"          # --no-torch: no PyTorch column

@@ -12,6 +12,9 @@ cnn     one SGD training step of a LeNet-style CNN (conv 1->8, pool, conv 8->16,
         linear 400->10; batch 64, float32): chainrule nn + optim, PyTorch, hand-written
         NumPy im2col and the GEMMs alone; where chainrule's step goes, per gate; with
         the C allocator's defaults and with cr.retain_freed_memory().
+hvp     a Hessian-vector product of that MLP's loss (float64, batch 128): chainrule,
+        PyTorch (double backward, torch.func) and a hand-written NumPy R-op, with the
+        matrix products alone.
 
 The benchmarks are developer tools that live in the source repository, not in the
 installed package: this command runs benchmarks/chain.py and benchmarks/mlp_step.py of
@@ -48,12 +51,14 @@ MLP_ROUNDS = (30, 8)
 MLP_BLOCK = (10, 5)
 MLP_WARMUP = (20, 5)
 CNN_ROUNDS = (20, 6)
+HVP_ROUNDS = (20, 5)
 #: Seconds one benchmark script may run before it is stopped.
 TIMEOUT = 900.0
 
 TITLES = {"chain": "chain: per-gate cost of a long chain of tiny gates",
           "mlp": "mlp: one training step of an MLP 784-256-256-10",
-          "cnn": "cnn: one training step of a LeNet-style CNN"}
+          "cnn": "cnn: one training step of a LeNet-style CNN",
+          "hvp": "hvp: a Hessian-vector product of the MLP's loss"}
 
 
 def register(subparsers: Any) -> None:
@@ -62,7 +67,7 @@ def register(subparsers: Any) -> None:
         "bench", help="time chainrule against PyTorch and NumPy (from a source checkout)",
         description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", nargs="?", choices=("chain", "mlp", "cnn", "all"), default="all",
+    p.add_argument("which", nargs="?", choices=("chain", "mlp", "cnn", "hvp", "all"), default="all",
                    help="which benchmark to run (default all)")
     p.add_argument("--quick", action="store_true",
                    help=f"fewer timed runs: chain {CHAIN_REPEATS[1]} runs instead of "
@@ -100,6 +105,12 @@ def script_argv(name: str, args: argparse.Namespace, batch: int = 128) -> list[s
         argv = ["cnn_step.py", "--rounds", str(rounds), "--block", "3", "--warmup", "3"]
         if args.machine_blas:
             argv.append("--machine-blas")
+    elif name == "hvp":
+        rounds = args.rounds if args.rounds is not None else HVP_ROUNDS[q]
+        argv = ["hvp.py", "--rounds", str(rounds), "--block", "3", "--warmup", "2",
+                "--no-profile"]
+        if args.machine_blas:
+            argv.append("--machine-blas")
     else:
         rounds = args.rounds if args.rounds is not None else MLP_ROUNDS[q]
         argv = ["mlp_step.py", "--rounds", str(rounds), "--block", str(MLP_BLOCK[q]),
@@ -125,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")) if p)
-    targets = ("chain", "mlp", "cnn") if args.which == "all" else (args.which,)
+    targets = ("chain", "mlp", "cnn", "hvp") if args.which == "all" else (args.which,)
     runs = [(name, batch) for name in targets for batch in ((128, 1) if name == "mlp" else (128,))]
     status = 0
     rows: list[list[str]] = []
