@@ -60,7 +60,7 @@ class SoftmaxCrossEntropy(Gate):
                 raise ValueError(f"SoftmaxCrossEntropy: class index {bad} is out of range for "
                                  f"{n_cls} classes (valid: 0..{n_cls - 1})")
             self.soft = False
-            losses = -np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
+            losses = -(logp[np.arange(len(t)), t] if x.ndim == 2 else logp[t])
         elif t.dtype.kind == "f":
             if t.shape != x.shape:
                 raise ShapeError(f"SoftmaxCrossEntropy: target probabilities of shape "
@@ -99,10 +99,13 @@ class SoftmaxCrossEntropy(Gate):
                 # dL/dx = softmax(x) * sum(t) - t: the familiar softmax(x) - t needs
                 # targets that sum to 1, which soft targets need not do.
                 p = p * np.sum(t, axis=-1, keepdims=True)
-            else:
-                t = np.zeros(np.shape(logp), dtype=np.result_type(logp))   # one-hot labels
+            elif type(p) is np.ndarray:   # p is fresh: subtract the one-hot labels in place
+                p[(np.arange(len(t)), t) if p.ndim == 2 else t] -= 1
+                t = None
+            else:                          # create_graph: p is a tensor, t the one-hot labels
+                t = np.zeros(np.shape(logp), dtype=np.result_type(logp))
                 np.put_along_axis(t, self.t[..., None], 1, axis=-1)
-            gx = (p - t) * scale
+            gx = (p if t is None else p - t) * scale
         gt = -(logp * scale) if needs[1] else None
         return gx, gt
 

@@ -130,10 +130,11 @@ class Min(Max):
 
 
 def _logsumexp_array(x: Any, axes: Any, keepdims: bool) -> Any:
-    m = np.max(x, axis=axes, keepdims=True)
+    # The ufuncs' own reduce: what np.max/np.sum call, without their Python layers.
+    m = np.maximum.reduce(x, axis=axes, keepdims=True)
     if not np.isfinite(m).all():   # all -inf (or inf/nan) along an axis: shift by 0 there
         m = np.where(np.isfinite(m), m, 0)
-    s = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+    s = np.log(np.add.reduce(np.exp(x - m), axis=axes, keepdims=True)) + m
     return s if keepdims else np.squeeze(s, axis=axes)
 
 
