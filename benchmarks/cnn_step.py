@@ -44,7 +44,6 @@ import numpy as np
 import chainrule as cr
 from chainrule import nn
 
-_REEXEC_MARK = "_CHAINRULE_CNN_BENCH_REEXEC"
 LR = 0.1
 
 
@@ -346,13 +345,7 @@ def main() -> int:
             if rc:
                 return rc
         return 0
-    env = harness.single_threaded_env(os.environ, keep_machine_blas=args.machine_blas)
-    if env is not None:
-        if os.environ.get(_REEXEC_MARK):
-            raise SystemExit("cnn_step.py: could not set the single-threaded environment")
-        env[_REEXEC_MARK] = "1"
-        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]],
-                  env)
+    harness.reexec_if_needed(__file__, args.machine_blas)
     retained = False
     if args.malloc == "retain":
         retained = cr.retain_freed_memory()

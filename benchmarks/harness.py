@@ -35,8 +35,8 @@ except ImportError:  # a source checkout without `pip install -e .`
 from chainrule.errors import BenchmarkError, BenchmarkMismatchError
 
 __all__ = ["MACHINE_VARS", "SUMMARY_MARK", "THREAD_VARS", "BenchmarkError",
-           "BenchmarkMismatchError", "child_pythonpath", "print_summary", "run_chain",
-           "single_threaded_env"]
+           "BenchmarkMismatchError", "child_pythonpath", "print_summary", "reexec_if_needed",
+           "run_chain", "single_threaded_env"]
 
 #: The first field of a summary line (``chainrule bench`` collects them into one table).
 SUMMARY_MARK = "summary"
@@ -81,6 +81,24 @@ def single_threaded_env(environ: Mapping[str, str] | None = None,
                 del env[v]
                 changed = True
     return env if changed else None
+
+
+def reexec_if_needed(script: str, keep_machine_blas: bool = False,
+                     threads: int = 1) -> None:
+    """Re-run ``script`` (a benchmark's ``__file__``) with :func:`single_threaded_env` if
+    this process's environment is not already that. BLAS reads its environment when it
+    loads, so the measuring process must start with it: ``execve`` replaces this one
+    (whatever it has loaded) with a fresh interpreter, with the same arguments."""
+    env = single_threaded_env(os.environ, keep_machine_blas=keep_machine_blas,
+                              threads=threads)
+    if env is None:
+        return
+    mark = "_CHAINRULE_BENCH_REEXEC"
+    name = os.path.basename(script)
+    if os.environ.get(mark) == name:
+        raise SystemExit(f"{name}: could not set the single-threaded environment")
+    env[mark] = name
+    os.execve(sys.executable, [sys.executable, os.path.abspath(script), *sys.argv[1:]], env)
 
 
 def child_pythonpath(environ: Mapping[str, str] | None = None) -> str:

@@ -72,7 +72,6 @@ import numpy as np
 
 import chainrule as cr
 
-_REEXEC_MARK = "_CHAINRULE_HVP_BENCH_REEXEC"
 TARGET = 1.3          # the issue's target: chainrule's HVP / the hand-written R-op
 TOLERANCE = 1e-8      # largest relative error allowed, per parameter
 ROP_FLOOR = "matmuls R-op"        # the two floors' rows (their product counts follow)
@@ -696,21 +695,9 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _reexec_if_needed(args: argparse.Namespace) -> None:
-    """Re-run this script single-threaded, as ``mlp_step.py`` does: BLAS reads its
-    environment when it loads, so the measuring process must start with it."""
-    env = harness.single_threaded_env(os.environ, keep_machine_blas=args.machine_blas)
-    if env is None:
-        return
-    if os.environ.get(_REEXEC_MARK):
-        raise SystemExit("hvp.py: could not set the single-threaded environment")
-    env[_REEXEC_MARK] = "1"
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
-
-
 def main() -> int:
     args = _parse_args()
-    _reexec_if_needed(args)
+    harness.reexec_if_needed(__file__, args.machine_blas)
     retain = bool(args.retain_freed_memory and cr.retain_freed_memory())
     try:
         return run(args.rounds, args.block, args.warmup, args.batch, args.seed,

@@ -44,13 +44,10 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import harness  # sibling modules (this folder is sys.path[0])
 import mlp_harness
-
-_REEXEC_MARK = "_CHAINRULE_MLP_BENCH_REEXEC"
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,25 +74,11 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _reexec_if_needed(args: argparse.Namespace) -> None:
-    """Re-run this script with single-threaded BLAS. BLAS reads its environment when
-    it loads, so the process that measures must start with it: ``execve`` replaces
-    this one (whatever it has loaded) with a fresh interpreter."""
-    if args.threads < 1:
-        raise SystemExit("mlp_step.py: --threads must be at least 1")
-    env = harness.single_threaded_env(os.environ, keep_machine_blas=args.machine_blas,
-                                      threads=args.threads)
-    if env is None:
-        return
-    if os.environ.get(_REEXEC_MARK):
-        raise SystemExit("mlp_step.py: could not set the single-threaded environment")
-    env[_REEXEC_MARK] = "1"
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
-
-
 def main() -> int:
     args = _parse_args()
-    _reexec_if_needed(args)
+    if args.threads < 1:
+        raise SystemExit("mlp_step.py: --threads must be at least 1")
+    harness.reexec_if_needed(__file__, args.machine_blas, args.threads)
     try:
         return mlp_harness.run_mlp(rounds=args.rounds, block=args.block, batch=args.batch,
                                    seed=args.seed, no_torch=args.no_torch,

@@ -33,7 +33,37 @@ __all__ = [
 ]
 
 
-class LRScheduler:
+class _Saved:
+    """What every scheduler shares: its last rates, and its state as plain values."""
+
+    optimizer: Optimizer
+    _last_lr: list[float]
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates the last ``step`` set, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer: plain numbers and lists (``cr.save`` stores it)."""
+        return {k: (list(v) if isinstance(v, list) else v)
+                for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def _restore(self, state_dict: Mapping[str, Any]) -> None:
+        """Take the saved values back (tuples as lists, 0-d arrays as numbers), refusing
+        keys this kind of scheduler does not have."""
+        unknown = sorted(set(state_dict) - set(self.state_dict()))
+        if unknown:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected keys "
+                             f"{unknown}; was this saved from another kind of scheduler?")
+        for k, v in state_dict.items():
+            if isinstance(v, tuple):
+                v = list(v)
+            if hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
+                v = v.item()
+            self.__dict__[k] = v
+
+
+class LRScheduler(_Saved):
     """Base class: keeps ``last_epoch`` and sets each group's ``lr`` to :meth:`get_lr`.
 
     Creating a scheduler performs its first ``step`` (epoch 0), which sets every group's
@@ -75,28 +105,9 @@ class LRScheduler:
             g["lr"] = lr
         self._last_lr = lrs
 
-    def get_last_lr(self) -> list[float]:
-        """The learning rates the last ``step`` set, one per parameter group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer: plain numbers and lists (``cr.save`` stores it)."""
-        return {k: (list(v) if isinstance(v, list) else v)
-                for k, v in self.__dict__.items() if k != "optimizer"}
-
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned; the groups' ``lr`` follow."""
-        mine = self.state_dict()
-        unknown = sorted(set(state_dict) - set(mine))
-        if unknown:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected keys "
-                             f"{unknown}; was this saved from another kind of scheduler?")
-        for k, v in state_dict.items():
-            if isinstance(v, tuple):
-                v = list(v)
-            if hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
-                v = v.item()
-            self.__dict__[k] = v
+        self._restore(state_dict)
         if len(self.base_lrs) != len(self.optimizer.param_groups):
             raise ValueError(f"{type(self).__name__}.load_state_dict: the saved schedule has "
                              f"{len(self.base_lrs)} groups, the optimizer has "
@@ -337,7 +348,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Saved):
     """Divide the rate by ``1/factor`` when a metric stops improving (PyTorch's).
 
     Call ``sched.step(metric)`` once per epoch with the validation loss (``mode="min"``)
@@ -407,23 +418,9 @@ class ReduceLROnPlateau:
             self.num_bad_epochs = 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def get_last_lr(self) -> list[float]:
-        """The groups' learning rates after the last ``step``."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer, as plain values."""
-        return {k: (list(v) if isinstance(v, list) else v)
-                for k, v in self.__dict__.items() if k != "optimizer"}
-
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (the groups' ``lr`` follow)."""
-        unknown = sorted(set(state_dict) - set(self.state_dict()))
-        if unknown:
-            raise ValueError(f"ReduceLROnPlateau.load_state_dict: unexpected keys {unknown}")
-        for k, v in state_dict.items():
-            self.__dict__[k] = v.item() if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 \
-                else (list(v) if isinstance(v, tuple) else v)
+        self._restore(state_dict)
         for g, lr in zip(self.optimizer.param_groups, self._last_lr):
             g["lr"] = lr
 
