@@ -125,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         n_iter = max(1, n // 2)
         check_chain_agreement(runs, n_iter)
-        per_run = time.perf_counter()
+        per_run = time.perf_counter()     # one round as timed: a collection before each
         for fn in runs.values():
+            gc.collect()
             fn(n_iter)
         per_run = time.perf_counter() - per_run
         repeats = max(3, min(101, int(args.budget / max(per_run, 1e-9))))

@@ -205,9 +205,9 @@ def _inplace_error(gate: Gate, what: str, t: Tensor) -> InplaceModificationError
 
 
 def _check_versions(gate: Gate) -> None:
+    """Raise if memory the gate saved was modified in place after it ran (called only
+    when the in-place log is newer than the gate: the common case costs nothing)."""
     seq = gate.seq
-    if InplaceLog.last < seq:        # nothing was modified in place since this gate ran
-        return
     if gate.saves_inputs:
         for i, t in enumerate(gate.inputs):
             if isinstance(t, Tensor) and modified_since(t.data, seq):
@@ -283,7 +283,6 @@ class _Plan:
             self.gates, self.skipped = _prune(self.gates, self.want_gate, self.want_leaf)
 
 
-
 class _LeafGrads(dict):
     """Gradients reaching leaves, summed; a first one is copied if it could alias."""
 
@@ -331,7 +330,7 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
         if want_gate and gate in want_gate:
             for i in want_gate[gate]:
                 results[i] = gy
-        if InplaceLog.last >= gate.seq:   # something was modified in place since
+        if InplaceLog.last >= gate.seq:   # something was modified in place since it ran
             _check_versions(gate)
         grads = _call_with_tensors(gate, gy) if create_graph else gate._backward(gy)
         if type(grads) is not tuple:
