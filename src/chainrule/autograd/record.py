@@ -23,6 +23,7 @@ from ..errors import ShapeError
 __all__ = ["apply", "apply1", "apply2"]
 
 _new = object.__new__
+_TT, _TF, _FT = (True, True), (True, False), (False, True)
 _ndarray = np.ndarray
 _asarray = np.asarray
 
@@ -134,4 +135,5 @@ def apply2(gate: Any, a: Any, b: Any) -> Tensor:
         raise
     except ValueError as e:
         raise _shape_error(gate, (a, b), e) from e
-    return _output(gate, y, (a, b), (ra, rb) if ra or rb else None)
+    # Shared constant tuples: no allocation per gate (``needs`` holds plain bools).
+    return _output(gate, y, (a, b), ((_TT if rb else _TF) if ra else (_FT if rb else None)))
