@@ -55,3 +55,19 @@ def test_chain_scaling_small_run() -> None:
     assert re.search(r"chainrule\s+tracemalloc\s+\d+, resident set growth -?\d+", out)
     assert re.search(r"pytorch\s+tracemalloc \(C\+\+: not seen\), resident set growth -?\d+",
                      out)
+
+
+def test_step_phases_small_run() -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "step_phases.py"),
+                           "--batch", "4", "--steps", "20", "--warmup", "5"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "MLP 784-256-256-10, batch 4, float32; 20 steps after 5" in out
+    phases = re.findall(r"^  (\S.*?)\s+(\d+\.\d)$", out, re.MULTILINE)
+    assert [p for p, _ in phases] == ["forward (3 Linear, 2 ReLU)", "loss", "backward",
+                                      "SGD step (6 parameters)", "whole step"]
+    parts = [float(v) for _, v in phases]
+    assert all(v > 0 for v in parts)
