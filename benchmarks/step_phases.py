@@ -25,7 +25,12 @@ import statistics
 import sys
 import time
 
-import harness  # the sibling module (this folder is sys.path[0])
+import harness  # sibling modules (this folder is sys.path[0]); they import chainrule
+import mlp_harness
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn, optim
 
 PHASES = ("forward (3 Linear, 2 ReLU)", "loss", "backward", "SGD step (6 parameters)",
           "whole step")
@@ -41,12 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.batch < 1 or args.steps < 1 or args.warmup < 0:
         p.error("--batch and --steps must be at least 1, --warmup at least 0")
-    harness.reexec_if_needed(__file__, args.machine_blas)
-
-    import numpy as np
-
-    import chainrule as cr
-    from chainrule import nn, optim
+    harness.reexec_if_needed(__file__, args.machine_blas)   # before any BLAS call
 
     rng = np.random.default_rng(0)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
@@ -72,18 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             for k, a, b in zip(PHASES, (t0, t1, t2, t3, t0), (t1, t2, t3, t4, t4)):
                 times[k].append((b - a) * 1e6)
     print(f"chainrule {cr.__version__} from {cr.__file__}")
-    print(f"BLAS: {harness_blas()}")
+    print(f"BLAS: {mlp_harness.blas_summary()}")
     print(f"MLP 784-256-256-10, batch {args.batch}, float32; {args.steps} steps after "
           f"{args.warmup}; us per phase (median):")
     for k, v in times.items():
         print(f"  {k:28s} {statistics.median(v):9.1f}")
     return 0
-
-
-def harness_blas() -> str:
-    """The BLAS line the other benchmarks print (mlp_harness.blas_summary)."""
-    import mlp_harness
-    return mlp_harness.blas_summary()
 
 
 if __name__ == "__main__":
