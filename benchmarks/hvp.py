@@ -13,9 +13,10 @@ the method needs it):
 
 * ``chainrule cr.hvp``: ``cr.hvp(loss_fn, params, v)`` on ``cr.ops.affine`` /
   ``cr.ops.relu`` / ``cr.ops.softmax_cross_entropy``: the public function; it is
-  reverse-over-reverse (a backward pass recorded with create_graph, then a backward
-  pass through it);
-* ``chainrule double-bwd``: the same written out by hand: ``g = cr.grad(loss, params,
+  reverse over forward (the tangent of the loss along v, ``∇L · v``, pushed through the
+  recorded graph by the gates' forward-mode rules and recorded, then one backward pass
+  through it), which is the R-op done by the engine;
+* ``chainrule double-bwd``: reverse over reverse, written out: ``g = cr.grad(loss, params,
   create_graph=True)``, then ``cr.grad(sum_i cr.sum(g_i * v_i), params)``;
   ``chainrule grad(g, v)``: the second step as ``cr.grad(g, params, grad_outputs=v)``;
 * ``pytorch func.jvp(grad)``: ``torch.func.jvp(torch.func.grad(f), (params,), (v,))``,
@@ -27,12 +28,14 @@ the method needs it):
   pass, the R-forward pass (the directional derivatives of every activation along v),
   the backward pass and the R-backward pass: exactly ``H v``, in 18 matrix products;
 * ``matmuls R-op (18)``: those 18 products alone, into preallocated buffers: the floor;
-* ``matmuls rev-rev (22)``: the products one ``cr.hvp`` call computes, recorded from
+* ``matmuls cr.hvp (18)``: the products one ``cr.hvp`` call computes, recorded from
   it (shapes and operand layouts) and run alone the same way: chainrule's own floor.
-  Reverse-over-reverse computes 22 for this network: the forward pass (3), the
-  gradient (5, among them the three weight gradients and dL/dh1, values that ``H v``
-  never reads) and the backward pass through both (14); the R-op needs none of those
-  four, and the biggest of them (``x^T . dL/da1``) is a first-layer product.
+  Reverse over forward computes the R-op's 18 for this network: the forward pass (3),
+  the tangents (5) and the backward pass through both (10); some operands come in
+  another layout than the hand-written code's (a transposed view), which the floor
+  keeps. Reverse over reverse (the double-bwd rows) computes 22: the gradient's 5
+  products include the three weight gradients and dL/dh1, values that ``H v`` never
+  reads, and the biggest of them (``x^T . dL/da1``) is a first-layer product.
 
 The rows run interleaved: every round times a block of calls of each implementation,
 in an order shuffled per round (``mlp_harness.time_interleaved``), so that a slow spell
@@ -75,7 +78,7 @@ import chainrule as cr
 TARGET = 1.3          # the issue's target: chainrule's HVP / the hand-written R-op
 TOLERANCE = 1e-8      # largest relative error allowed, per parameter
 ROP_FLOOR = "matmuls R-op"        # the two floors' rows (their product counts follow)
-RR_FLOOR = "matmuls rev-rev"
+RR_FLOOR = "matmuls cr.hvp"
 
 Arrays = list[np.ndarray]
 
@@ -340,8 +343,8 @@ def _transposed(a: np.ndarray) -> bool:
 def recorded_products(impl: HVPImpl, seed: int = 0) -> list[Product]:
     """The matrix products one call of ``impl`` (chainrule's HVP) computes, recorded
     (:class:`_CountedMatmul`) and rebuilt with fresh operands of the same shapes and
-    layouts. For this network reverse-over-reverse computes 22: the forward pass (3),
-    the gradient (5) and the backward pass through both (14)."""
+    layouts. For this network ``cr.hvp`` (reverse over forward) computes 18: the
+    forward pass (3), the tangents (5) and the backward pass through both (10)."""
     with _CountedMatmul(keep=True) as rec:
         impl.run()
     a = _operands(0, seed + 1)
@@ -437,9 +440,9 @@ def format_ratios(times: dict[str, list[float]]) -> tuple[str, float]:
     rop_floor, rr_floor = fastest(times, ROP_FLOOR), fastest(times, RR_FLOOR)
     lines.append(f"  R-op / matmuls             {med['numpy R-op'] / med[rop_floor]:5.2f}x   "
                  f"(the R-op's products alone)")
-    lines.append(f"  chainrule / rev-rev floor  {med[crn] / med[rr_floor]:5.2f}x   "
+    lines.append(f"  chainrule / its floor      {med[crn] / med[rr_floor]:5.2f}x   "
                  f"(the products chainrule's HVP computes, alone)")
-    lines.append(f"  rev-rev floor / R-op floor {med[rr_floor] / med[rop_floor]:5.2f}x")
+    lines.append(f"  its floor / R-op floor     {med[rr_floor] / med[rop_floor]:5.2f}x")
     return "\n".join(lines), r_rop
 
 
@@ -585,8 +588,8 @@ def summary(times: dict[str, list[float]], params: Arrays) -> str:
     assert crn is not None and rop_floor is not None and rr_floor is not None
     lines = [f"chainrule's time beyond the R-op's ({crn}), ms per HVP (medians):",
              f"  {med[crn] - med['numpy R-op']:7.3f}  in all, =",
-             f"  {med[rr_floor] - med[rop_floor]:7.3f}  the products reverse-over-reverse "
-             f"computes beyond the R-op's ({rr_floor} - {rop_floor})",
+             f"  {med[rr_floor] - med[rop_floor]:7.3f}  the products cr.hvp computes beyond "
+             f"the R-op's (layouts) ({rr_floor} - {rop_floor})",
              f"+ {med[crn] - med[rr_floor]:7.3f}  chainrule's time beyond its own products "
              f"({crn} - {rr_floor})"]
     if crn == "chainrule cr.hvp":

@@ -15,7 +15,7 @@ recorded graph in reverse. The pieces:
 
 from __future__ import annotations
 
-from .engine import backward, collect_gates, grad, root_gradient, traced_gradients
+from .engine import backward, collect_gates, grad, root_gradient, tensor_twin, traced_gradients
 from .gate import (
     Array,
     Gate,
@@ -32,6 +32,6 @@ __all__ = [
     "Array", "Gate", "Grads", "apply", "apply1", "apply2", "backward", "collect_gates",
     "enable_grad", "gate_classes", "grad", "inference_mode", "is_grad_enabled", "no_grad",
     "registered_gates",
-    "root_gradient", "set_grad_enabled", "sum_to_array", "traced_gradients",
+    "root_gradient", "set_grad_enabled", "sum_to_array", "tensor_twin", "traced_gradients",
     "unregister_gate",
 ]

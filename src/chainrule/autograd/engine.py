@@ -16,7 +16,7 @@ It knows no particular operation. In three steps:
 
 Each backward formula is written once, in NumPy. For ordinary backprop it runs on plain
 ndarrays (fast, no graph). With ``create_graph=True`` the engine hands the same formula
-tensors instead (:func:`_call_with_tensors`); NumPy's dispatch protocols route every
+tensors instead (:func:`tensor_twin`); NumPy's dispatch protocols route every
 ``np.*`` call and operator on them back to chainrule's gates, so the gradient
 computation is itself recorded and can be differentiated again.
 """
@@ -36,7 +36,7 @@ from .gate import Gate, sum_to_array
 from .mode import enable_grad
 
 __all__ = ["POST_HOOKS", "backward", "collect_gates", "grad", "post_hooks", "root_gradient",
-           "traced_gradients"]
+           "tensor_twin", "traced_gradients"]
 
 _ndarray = np.ndarray
 _new = object.__new__
@@ -136,14 +136,17 @@ def _tensor_view(gate: Gate) -> dict[str, Any]:
     return view
 
 
-def _call_with_tensors(gate: Gate, gy: Tensor) -> Any:
-    """Run ``gate``'s backward formula on tensors, so that it records a graph."""
-    # The formula runs on a twin of the gate whose saved values are the tensors; the
-    # gate itself is never changed, so another thread reading it sees its arrays.
+def tensor_twin(gate: Gate) -> Gate:
+    """A twin of ``gate`` whose differentiable saved values are the tensors themselves.
+
+    Its formulas (backward under ``create_graph``, ``jvp`` in forward mode) run on
+    tensors, so they record a graph. The gate itself is never changed, so another
+    thread reading it sees its arrays.
+    """
     twin = _new(type(gate))
     twin.__dict__ = _tensor_view(gate)
     twin.inputs, twin.needs, twin.seq = gate.inputs, gate.needs, gate.seq
-    return twin._backward(gy)
+    return twin
 
 
 def _collect(roots: Sequence[Tensor]) -> list[Gate]:
@@ -332,7 +335,7 @@ def _run(plan: _Plan, roots: Sequence[Tensor], root_grads: Sequence[Any], retain
                 results[i] = gy
         if InplaceLog.last >= gate.seq:   # something was modified in place since it ran
             _check_versions(gate)
-        grads = _call_with_tensors(gate, gy) if create_graph else gate._backward(gy)
+        grads = tensor_twin(gate)._backward(gy) if create_graph else gate._backward(gy)
         if type(grads) is not tuple:
             grads = (grads,)
         sent: list | None = [] if trace is not None else None

@@ -181,6 +181,13 @@ class Gate:
     * how it is shown: ``elementwise``, ``symbol``, ``infix``, ``function_name``,
       ``local_notation`` (below).
 
+    **Forward mode** (``cr.jvp``, ``cr.hvp``; :mod:`chainrule.func.forward`) needs
+    nothing more: a gate's tangent comes from its backward. A gate may make it cheaper
+    with ``jvp(self, *tangents)`` (the output's tangent from the inputs' tangents,
+    ``None`` for zero, written in NumPy like backward) or ``linear = True`` (its output
+    is linear in all its tensor inputs jointly, so the tangent is the gate run on the
+    tangents); ``elementwise`` gates already use their backward directly.
+
     A subclass is registered when it is defined (``gate_classes()``); pass
     ``register=False`` for a throwaway gate (``class Probe(Gate, register=False)``).
     """

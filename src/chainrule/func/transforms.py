@@ -5,18 +5,17 @@ Signatures follow ``torch.func`` / ``torch.autograd.functional`` (and JAX):
 * ``vjp(f, *primals) -> (out, vjp_fn)``; ``vjp_fn(cotangent)`` returns one gradient per
   primal, a tuple: backprop, the vector-Jacobian product ``uᵀ J``.
 * ``jvp(f, primals, tangents) -> (out, tangent_out)``: the Jacobian-vector product
-  ``J v``, exact (no finite differences), by the **double-vjp trick**: with a dummy
-  cotangent ``u`` (zeros that require grad), ``g(u) = uᵀ J`` is linear in ``u``, so the
-  vjp of ``g`` with respect to ``u`` is ``J v``. Cost: one reverse pass recorded with
-  ``create_graph`` plus one reverse pass through that gradient graph, about three times a
-  plain backward; every gate supports it, because every gate's backward is itself
-  differentiable (the gate table checks second order).
+  ``J v``, exact (no finite differences), by **forward mode**: the tangents are pushed
+  through the recorded graph oldest gate first, by each gate's ``jvp`` rule where it
+  has one (and by the double-vjp trick on that one gate where it has not; see
+  :mod:`chainrule.func.forward`). Cost: about a second forward pass.
 * ``jacobian(f, *inputs, mode=...)``: shape ``out.shape + in.shape`` per (output,
   input). ``"rev"`` costs one reverse pass per output element, ``"fwd"`` one forward-mode
   product per input element (after one recorded pass); ``"auto"`` picks reverse mode when
   the outputs have at most as many elements as the inputs, forward mode otherwise.
 * ``hessian(f, *inputs)`` (the Jacobian of the gradient), ``hvp(f, inputs, v) -> (f(x),
-  H v)`` and ``vhp`` (the same for the symmetric Hessian of a twice-differentiable f).
+  H v)`` (reverse over forward: the gradient of the tangent ``∇f · v``) and ``vhp``
+  (the same for the symmetric Hessian of a twice-differentiable f).
 * ``vmap(f, in_dims=0, out_dims=0)``: **a loop fallback**: it calls ``f`` once per
   slice and stacks the results (``cr.stack``), so it is as fast as the loop, and
   differentiable.
@@ -38,6 +37,7 @@ from .. import ops
 from .._tensor import Tensor
 from ..autograd import enable_grad
 from ..autograd import grad as _grad
+from .forward import push_tangents
 
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp", "vmap"]
 
@@ -134,32 +134,23 @@ def vjp(f: Callable[..., Any], *primals: Any, create_graph: bool = False
 
 def _jvp_builder(outs: Sequence[Tensor], ins: Sequence[Tensor], create_graph: bool
                  ) -> Callable[[Sequence[Any]], list[Tensor]]:
-    """A function tangents -> J·tangents (one per output), by the double-vjp trick."""
-    dummies = [Tensor(np.zeros(o.shape, dtype=o.dtype), requires_grad=True) for o in outs]
-    live = [(o, u) for o, u in zip(outs, dummies) if o.requires_grad]
-    if live:
-        gs = _grad([o for o, _ in live], list(ins), grad_outputs=[u for _, u in live],
-                   retain_graph=True, create_graph=True, allow_unused=True)
-    else:
-        gs = [None] * len(ins)
-    pairs = [(g, v_i) for v_i, g in enumerate(gs) if g is not None and g.requires_grad]
-
+    """A function tangents -> J·tangents (one per output), by forward mode
+    (:func:`chainrule.func.forward.push_tangents` over the recorded graph)."""
     def apply(tangents: Sequence[Any]) -> list[Tensor]:
-        if not pairs:
-            return [_zeros(o) for o in outs]
-        res = _grad([g for g, _ in pairs], dummies,
-                    grad_outputs=[tangents[i] for _, i in pairs],
-                    retain_graph=True, create_graph=create_graph, allow_unused=True)
-        return [_zeros(o) if r is None else r for r, o in zip(res, outs)]
+        res = push_tangents(outs, ins, tangents, create_graph=create_graph)
+        return [_zeros(o) if r is None else r if isinstance(r, Tensor) else Tensor(r)
+                for r, o in zip(res, outs)]
 
     return apply
 
 
 def jvp(f: Callable[..., Any], primals: Any, tangents: Any, *,
         create_graph: bool = False) -> tuple[Any, Any]:
-    """``(f(*primals), J · tangents)``, forward mode, exact (the double-vjp trick; see
-    the module notes for its cost). ``primals`` and ``tangents`` are a tensor each or
-    tuples of the same length and shapes; the result has the structure of f's output."""
+    """``(f(*primals), J · tangents)``, forward mode, exact: the tangents are pushed
+    through the recorded graph gate by gate (see :mod:`chainrule.func.forward`), at
+    about the cost of a second forward pass. ``primals`` and ``tangents`` are a tensor
+    each or tuples of the same length and shapes; the result has the structure of f's
+    output. With ``create_graph=True`` the product can be differentiated again."""
     ins, ts = _paired("jvp", "tangent", primals, tangents, create_graph)
     with enable_grad():
         raw = f(*ins)
@@ -275,14 +266,21 @@ def hessian(f: Callable[..., Any], *inputs: Any, mode: str = "auto",
 def hvp(f: Callable[..., Any], inputs: Any, v: Any, *,
         create_graph: bool = False) -> tuple[Tensor, Any]:
     """``(f(inputs), H · v)`` for a scalar ``f`` (PyTorch's
-    ``torch.autograd.functional.hvp``): two reverse passes, no Hessian formed."""
+    ``torch.autograd.functional.hvp``), no Hessian formed.
+
+    Reverse over forward: ``H v`` is the gradient of the directional derivative
+    ``∇f(x) · v``, which forward mode gives as the tangent of ``f`` along ``v``
+    (recorded, so that one reverse pass differentiates it). This is Pearlmutter's
+    R-operator done by the engine: it never computes the gradient itself, which a
+    reverse-over-reverse product computes (the weight gradients of a network, say)
+    only to differentiate it.
+    """
     ins, cs = _paired("hvp", "v", inputs, v, create_graph)
     with enable_grad():
         y = _scalar(f(*ins), "hvp")
-        gs = _grads([y], ins, [np.ones(y.shape, dtype=y.dtype)], True)
-        live = [(g, c) for g, c in zip(gs, cs) if g.requires_grad]
-        if live:
-            hv = _grad([g for g, _ in live], ins, grad_outputs=[c for _, c in live],
+        (dy,) = push_tangents([y], ins, cs, create_graph=True)
+        if isinstance(dy, Tensor) and dy.requires_grad:
+            hv = _grad([dy], ins, grad_outputs=[np.ones(dy.shape, dtype=dy.dtype)],
                        retain_graph=True, create_graph=create_graph, allow_unused=True)
             hv = [_zeros(x) if h is None else h for h, x in zip(hv, ins)]
         else:

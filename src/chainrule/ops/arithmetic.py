@@ -21,6 +21,7 @@ from ._util import as_tensor
 class Add(Gate):
     """z = x + y.  Local gradients: dz/dx = 1, dz/dy = 1."""
 
+    linear = True
     elementwise = True
     symbol = "+"
     infix = "+"
@@ -37,6 +38,7 @@ class Add(Gate):
 class Sub(Gate):
     """z = x - y.  Local gradients: 1 and -1."""
 
+    linear = True
     elementwise = True
     symbol = "−"
     infix = "-"
@@ -92,6 +94,7 @@ class Div(Gate):
 class Neg(Gate):
     """z = -x.  Local gradient: -1."""
 
+    linear = True
     elementwise = True
     symbol = "−x"
     infix = "-"

@@ -82,6 +82,7 @@ class Im2Col(Gate):
     """cols = im2col(x): every window of ``x`` ``(N, C, H, W)`` as
     ``(N, OH, OW, C, kh, kw)``.  Linear; backward: col2im (its adjoint) of the gradient."""
 
+    linear = True
     symbol = "im2col"
     local_notation = ("col2im",)
     saves_inputs = False
@@ -110,6 +111,7 @@ class Col2Im(Gate):
     """x = col2im(cols): each window's values ``(N, OH, OW, C, kh, kw)`` added back onto
     an ``(N, C, H, W)`` input (overlaps summed).  Linear; backward: im2col."""
 
+    linear = True
     symbol = "col2im"
     local_notation = ("im2col",)
     saves_inputs = False

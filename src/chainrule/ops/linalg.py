@@ -65,6 +65,12 @@ class MatMul(Gate):
             gy = _mm(_mT(x), gz) if need_y else None
         return gx, gy
 
+    def jvp(self, tx: Array | None, ty: Array | None) -> Array | None:
+        """Forward mode: the product rule, dZ = dX @ Y + X @ dY (bilinear)."""
+        a = None if tx is None else np.matmul(tx, self.y)
+        b = None if ty is None else np.matmul(self.x, ty)
+        return b if a is None else a if b is None else a + b
+
 
 class Affine(Gate):
     """Y = X . W + B, fused (the seeds' Affine layer, for any batch size).
@@ -113,6 +119,17 @@ class Affine(Gate):
             if len(needs) > 2 and needs[2]:
                 gb = np.sum(g2, axis=0)
         return gx, gw, gb
+
+    def jvp(self, tx: Array | None, tw: Array | None, tb: Array | None = None
+            ) -> Array | None:
+        """Forward mode: dY = dX . W + X . dW + dB."""
+        y = None if tx is None else np.matmul(tx, self.w)
+        if tw is not None:
+            d = np.matmul(self.x, tw)
+            y = d if y is None else y + d
+        if tb is not None:
+            y = tb if y is None else y + tb
+        return y
 
 
 @export(method="matmul", operator="__matmul__", reflected="__rmatmul__",

@@ -109,6 +109,26 @@ class SoftmaxCrossEntropy(Gate):
         gt = -(logp * scale) if needs[1] else None
         return gx, gt
 
+    def jvp(self, tx: Array | None, tt: Array | None) -> Array | None:
+        """Forward mode: per sample, dL = sum_k (softmax(x)_k sum(t) - t_k) dx_k
+        - sum_k dt_k log softmax(x)_k, then the reduction."""
+        logp, t = self.logp, self.t
+        d = None
+        if tx is not None:
+            p = np.exp(logp)
+            if self.soft:
+                d = np.sum((p * np.sum(t, axis=-1, keepdims=True) - t) * tx, axis=-1)
+            else:
+                picked = tx[(np.arange(len(t)), t)] if np.ndim(tx) == 2 else tx[t]
+                d = np.sum(p * tx, axis=-1) - picked
+        if tt is not None:
+            e = -np.sum(tt * logp, axis=-1)
+            d = e if d is None else d + e
+        if d is None or self.reduction == "none":
+            return d
+        total = np.sum(d)
+        return total / self.n if self.reduction == "mean" else total
+
 
 @export
 def softmax_cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:

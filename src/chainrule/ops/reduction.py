@@ -36,6 +36,7 @@ class _Reduce(Gate):
 class Sum(_Reduce):
     """y = sum of x over ``axis``.  Local gradient: 1 for every input element."""
 
+    linear = True
     symbol = "Σ"
     local_notation = ("1",)
     saves_inputs = False
@@ -51,6 +52,7 @@ class Sum(_Reduce):
 class Mean(_Reduce):
     """y = mean of x over ``axis``.  Local gradient: 1/n for each of the n elements."""
 
+    linear = True
     symbol = "mean"
     local_notation = ("1/n",)
     saves_inputs = False
@@ -178,6 +180,11 @@ class Softmax(Gate):
         y = self.y
         return y * (gy - np.sum(gy * y, axis=self.axis, keepdims=True))
 
+    def jvp(self, tx: Array) -> Array:
+        """Forward mode: dy = y * (dx - sum(y * dx))."""
+        y = self.y
+        return y * (tx - np.sum(y * tx, axis=self.axis, keepdims=True))
+
 
 class LogSoftmax(Gate):
     """y = x - logsumexp(x) over ``axis``.  Backward: g - softmax(x) * sum(g)."""
@@ -198,6 +205,10 @@ class LogSoftmax(Gate):
 
     def backward(self, gy: Array) -> Grads:
         return gy - np.exp(self.y) * np.sum(gy, axis=self.axis, keepdims=True)
+
+    def jvp(self, tx: Array) -> Array:
+        """Forward mode: dy = dx - sum(softmax(x) * dx)."""
+        return tx - np.sum(np.exp(self.y) * tx, axis=self.axis, keepdims=True)
 
 
 # ------------------------------------------------------------------ functions

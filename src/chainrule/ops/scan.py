@@ -42,6 +42,7 @@ class _Scan(Gate):
 class Cumsum(_Scan):
     """y = cumulative sum along ``axis``.  Backward: the reverse cumulative sum."""
 
+    linear = True
     symbol = "cumsum"
     local_notation = ("reverse Σ",)
     saves_inputs = False

@@ -23,6 +23,7 @@ from ._util import as_tensor
 class Reshape(Gate):
     """y = x viewed with another shape.  Backward reshapes the gradient back."""
 
+    linear = True
     local_notation = ("reshape back",)
     saves_inputs = False
     differentiable = ()
@@ -41,6 +42,7 @@ class Reshape(Gate):
 class Transpose(Gate):
     """y = x with its axes permuted.  Backward applies the inverse permutation."""
 
+    linear = True
     local_notation = ("transpose back",)
     saves_inputs = False
     differentiable = ()
@@ -61,6 +63,7 @@ class Transpose(Gate):
 class BroadcastTo(Gate):
     """y = x broadcast to ``shape``.  Backward: the gradient summed back to x's shape."""
 
+    linear = True
     function_name = "broadcast_to"
     local_notation = ("sum back",)
     saves_inputs = False
@@ -81,6 +84,7 @@ class BroadcastTo(Gate):
 class SumTo(Gate):
     """y = x summed over broadcast axes down to ``shape``.  Backward broadcasts back."""
 
+    linear = True
     function_name = "sum_to"
     local_notation = ("broadcast back",)
     saves_inputs = False
@@ -100,6 +104,7 @@ class SumTo(Gate):
 class ExpandDims(Gate):
     """y = x with new axes of length 1 at ``axis``.  Backward removes them."""
 
+    linear = True
     function_name = "expand_dims"
     local_notation = ("squeeze back",)
     saves_inputs = False
@@ -119,6 +124,7 @@ class ExpandDims(Gate):
 class Squeeze(Gate):
     """y = x without axes of length 1 (those in ``axis``, or all).  Backward restores them."""
 
+    linear = True
     local_notation = ("expand back",)
     saves_inputs = False
     differentiable = ()
@@ -141,6 +147,7 @@ def _along(axis: int, ndim: int, item: Any) -> tuple:
 class Concatenate(Gate):
     """y = inputs joined along ``axis``.  Backward splits the gradient into the pieces."""
 
+    linear = True
     local_notation = ("split",)
     saves_inputs = False
     differentiable = ()
@@ -164,6 +171,7 @@ class Concatenate(Gate):
 class Stack(Gate):
     """y = inputs stacked along a new ``axis``.  Backward takes each slice back out."""
 
+    linear = True
     local_notation = ("unstack",)
     saves_inputs = False
     differentiable = ()
@@ -212,6 +220,7 @@ class GetItem(Gate):
     """y = x[index] (basic or advanced).  Backward scatters the gradient back, adding
     it up where an index repeats."""
 
+    linear = True
     symbol = "[ ]"
     local_notation = ("scatter",)
     saves_inputs = False
@@ -234,6 +243,7 @@ class ScatterAdd(Gate):
     Backward gathers: the gradient of each scattered element is ``g[index]``.
     """
 
+    linear = True
     function_name = "scatter_add"
     local_notation = ("gather",)
     saves_inputs = False
