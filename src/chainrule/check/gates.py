@@ -174,8 +174,8 @@ def check_case(gate: type[Gate], label: str, fn: Callable[..., Tensor], arrays: 
     Checks, in order: that ``fn`` records ``gate`` (as its last gate when ``direct``,
     anywhere in the graph otherwise), that its output is finite, first derivatives
     against central differences (``cr.gradcheck``) and, when ``second_order``, second
-    derivatives (``cr.gradgradcheck``) and forward mode (``cr.jvp``, which is built on
-    second order, against a directional difference). Errors raised by the gate are reported in the
+    derivatives (``cr.gradgradcheck``) and forward mode (``cr.jvp``, against a
+    directional difference). Errors raised by the gate are reported in the
     result, not raised.
     """
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
@@ -242,7 +242,7 @@ def check_case(gate: type[Gate], label: str, fn: Callable[..., Tensor], arrays: 
     res.first_order_ok = attempt("first order", lambda: gradcheck(fn, xs, **tol))
     if second_order:
         res.second_order_ok = attempt("second order", lambda: gradgradcheck(fn, xs, **tol))
-        # Forward mode is the double-vjp trick, so it exists wherever second order does.
+        # Forward mode falls back on the gate's backward being differentiable.
         res.forward_mode_ok = attempt("forward mode",
                                       lambda: gradcheck(fn, xs, modes=("fwd",), **tol))
     return res
