@@ -31,9 +31,8 @@ the method needs it):
 * ``matmuls cr.hvp (18)``: the products one ``cr.hvp`` call computes, recorded from
   it (shapes and operand layouts) and run alone the same way: chainrule's own floor.
   Reverse over forward computes the R-op's 18 for this network: the forward pass (3),
-  the tangents (5) and the backward pass through both (10); some operands come in
-  another layout than the hand-written code's (a transposed view), which the floor
-  keeps. Reverse over reverse (the double-bwd rows) computes 22: the gradient's 5
+  the tangents (5) and the backward pass through both (10), with the same shapes and
+  operand layouts as the hand-written code's. Reverse over reverse (the double-bwd rows) computes 22: the gradient's 5
   products include the three weight gradients and dL/dh1, values that ``H v`` never
   reads, and the biggest of them (``x^T . dL/da1``) is a first-layer product.
 
@@ -589,7 +588,7 @@ def summary(times: dict[str, list[float]], params: Arrays) -> str:
     lines = [f"chainrule's time beyond the R-op's ({crn}), ms per HVP (medians):",
              f"  {med[crn] - med['numpy R-op']:7.3f}  in all, =",
              f"  {med[rr_floor] - med[rop_floor]:7.3f}  the products cr.hvp computes beyond "
-             f"the R-op's (layouts) ({rr_floor} - {rop_floor})",
+             f"the R-op's ({rr_floor} - {rop_floor})",
              f"+ {med[crn] - med[rr_floor]:7.3f}  chainrule's time beyond its own products "
              f"({crn} - {rr_floor})"]
     if crn == "chainrule cr.hvp":
