@@ -22,8 +22,9 @@ Signatures follow ``torch.func`` / ``torch.autograd.functional`` (and JAX):
 
 Inputs may be Tensors, ndarrays or numbers. Tensors that require grad stay connected to
 their graph when ``create_graph=True`` (so a Jacobian can be differentiated again);
-otherwise each input becomes a fresh leaf (float32 stays float32, an integer input
-becomes float64). An output that does not depend on an input gives zeros.
+otherwise each input becomes a fresh leaf over a read-only view of its array (no copy;
+float32 stays float32, an integer input becomes float64). An output that does not
+depend on an input gives zeros.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from .._tensor import Tensor
+from .._tensor import Tensor, wrap
 from ..autograd import enable_grad
 from ..autograd import grad as _grad
 from .forward import push_tangents
@@ -55,7 +56,12 @@ def _leaf(x: Any, keep_graph: bool) -> Tensor:
         raise TypeError("chainrule.func: complex inputs are not supported")
     if data.dtype.kind != "f":
         data = data.astype(np.float64)
-    return Tensor(data, requires_grad=True)
+    # No copy (torch.func makes none either): a read-only view of the caller's array,
+    # so f can modify it neither through the leaf's operators (an error for a leaf that
+    # requires grad) nor through its .data (NumPy refuses to write a read-only array).
+    view = data.view()
+    view.flags.writeable = False
+    return wrap(view).requires_grad_(True)
 
 
 def _outputs(out: Any, where: str) -> tuple[tuple[Tensor, ...], bool]:

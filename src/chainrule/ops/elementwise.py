@@ -168,6 +168,22 @@ class Sigmoid(Gate):
         return gy * y * (1 - y)
 
 
+_ZEROS: dict[tuple, np.ndarray] = {}
+
+
+def _zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Read-only zeros of that shape and dtype, shared (a handful of shapes kept)."""
+    key = (shape, dtype)
+    z = _ZEROS.get(key)
+    if z is None:
+        if len(_ZEROS) >= 8:
+            _ZEROS.clear()
+        z = np.zeros(shape, dtype)
+        z.flags.writeable = False
+        _ZEROS[key] = z
+    return z
+
+
 class ReLU(Gate):
     """y = max(x, 0).  Local gradient: 1 where x > 0, else 0 (so relu'(0) = 0)."""
 
@@ -178,7 +194,10 @@ class ReLU(Gate):
     def forward(self, x: Array) -> Array:
         self.mask = x > 0
         # maximum against a zero *array* takes NumPy's fast contiguous loop (a Python 0
-        # takes a loop ~3x slower), and unlike x * mask it maps -inf to 0, not NaN.
+        # takes a loop ~3x slower), and unlike x * mask it maps -inf to 0, not NaN. The
+        # zeros are shared and read-only (one memset fewer per call).
+        if type(x) is np.ndarray and x.dtype.kind == "f":
+            return np.maximum(x, _zeros(x.shape, x.dtype), out=np.empty_like(x))
         zeros = np.zeros_like(x)
         return np.maximum(x, zeros, out=zeros)
 

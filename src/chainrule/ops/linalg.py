@@ -122,14 +122,11 @@ class Affine(Gate):
 
     def jvp(self, tx: Array | None, tw: Array | None, tb: Array | None = None
             ) -> Array | None:
-        """Forward mode: dY = dX . W + X . dW + dB."""
-        y = None if tx is None else np.matmul(tx, self.w)
-        if tw is not None:
-            d = np.matmul(self.x, tw)
-            y = d if y is None else y + d
-        if tb is not None:
-            y = tb if y is None else y + tb
-        return y
+        """Forward mode: dY = dX . W + X . dW + dB (one fused affine takes dB)."""
+        if tx is not None:
+            y = affine(tx, self.w, tb)
+            return y if tw is None else y + np.matmul(self.x, tw)
+        return tb if tw is None else affine(self.x, tw, tb)
 
 
 @export(method="matmul", operator="__matmul__", reflected="__rmatmul__",
