@@ -284,6 +284,22 @@ class Conv2d(Gate):
         gb = (gbs[0] if g == 1 else np.concatenate(gbs)) if need_b else None
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
+    def jvp(self, tx: Array | None, tw: Array | None, tb: Array | None = None
+            ) -> Array | None:
+        """Forward mode: conv2d is bilinear in (x, W) plus the bias, so
+        dY = conv2d(dX, W) + conv2d(X, dW) + dB, by two gates with these settings."""
+        def conv(x: Any, w: Any, b: Any) -> Tensor:
+            gate = Conv2d(self.stride, self.pads, self.dilation, self.groups)
+            return apply(gate, x, w) if b is None else apply(gate, x, w, b)
+
+        y = None if tx is None else conv(tx, self.w, tb)
+        if tw is not None:
+            d = conv(self.x, tw, tb if tx is None else None)
+            y = d if y is None else y + d
+        if y is None and tb is not None:
+            y = np.reshape(tb, (-1, 1, 1))
+        return y
+
     def _graph_backward(self, gy: Tensor) -> Grads:
         """The same gradients from Im2Col, Col2Im and Einsum gates, so that they are
         differentiable again (``create_graph=True``)."""

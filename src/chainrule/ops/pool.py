@@ -184,6 +184,7 @@ class AvgPool2d(_Pool):
     symbol = "avg_pool2d"
     function_name = "avg_pool2d"
     local_notation = ("÷ window",)
+    linear = True
 
     def __init__(self, kernel: tuple[int, int], stride: tuple[int, int], pads: Pads,
                  ceil_mode: bool = False, count_include_pad: bool = True,
