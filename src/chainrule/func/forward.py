@@ -65,10 +65,15 @@ def push_tangents(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
             seeds[x] = v if x not in seeds else seeds[x] + v
     gates = collect_gates([o for o in outputs if o.creator is not None and o not in seeds])
     outs_of: dict[Gate, Tensor] = {o.creator: o for o in outputs if o.creator is not None}
+    # Readers left per gate: a tangent is dropped once its last reader has run, so a
+    # deep graph holds the tangents of its frontier, not all of them.
+    readers: dict[Gate, int] = dict.fromkeys(outs_of, 1)
     for g in gates:
         for t in g.inputs:
             if isinstance(t, Tensor) and t.creator is not None:
-                outs_of[t.creator] = t
+                c = t.creator
+                outs_of[c] = t
+                readers[c] = readers.get(c, 0) + 1
     tan: dict[Gate, Any] = {}
     with enable_grad():
         for gate in reversed(gates):               # oldest first
@@ -78,8 +83,14 @@ def push_tangents(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
                     ins.append(None)
                 elif t in seeds:
                     ins.append(seeds[t])
+                elif t.creator is None:
+                    ins.append(None)
                 else:
-                    ins.append(tan.get(t.creator) if t.creator is not None else None)
+                    c = t.creator
+                    ins.append(tan.get(c))
+                    readers[c] -= 1
+                    if not readers[c]:
+                        tan.pop(c, None)
             if all(d is None for d in ins):
                 continue
             y = _gate_tangent(gate, ins, outs_of[gate], create_graph)
