@@ -124,6 +124,18 @@ class Einsum(Gate):
             grads.append(self._grad_of(k, gz) if need else None)
         return tuple(grads)
 
+    def jvp(self, *ts: Array | None) -> Array | None:
+        """Forward mode: einsum is linear in each operand, so dz is the sum over the
+        operands of the same einsum with that operand replaced by its tangent."""
+        y = None
+        for k, t in enumerate(ts):
+            if t is not None:
+                ops = list(self.xs)
+                ops[k] = t
+                d = np.einsum(self.subscripts, *ops, optimize=self.optimize)
+                y = d if y is None else y + d
+        return y
+
     def _grad_of(self, k: int, gz: Array) -> Array:
         size = self.size
         terms = ["".join(self.out)]

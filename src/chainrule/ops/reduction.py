@@ -117,6 +117,13 @@ class Max(_Reduce):
         share = hit / np.sum(hit, axis=self.axes, keepdims=True)
         return unreduce(gy, self.axes, self.keepdims) * share.astype(x.dtype)
 
+    def jvp(self, tx: Array) -> Array:
+        """Forward mode: the tangent at the extreme (ties share it, as in backward)."""
+        x = np.asarray(self.x)
+        hit = x == unreduce(np.asarray(self.y), self.axes, self.keepdims)
+        share = (hit / np.sum(hit, axis=self.axes, keepdims=True)).astype(x.dtype)
+        return np.sum(tx * share, axis=self.axes, keepdims=self.keepdims)
+
 
 class Min(Max):
     """y = min of x over ``axis``.  The gradient goes to the minimum; ties share it."""
@@ -157,6 +164,11 @@ class LogSumExp(_Reduce):
     def backward(self, gy: Array) -> Grads:
         y = unreduce(self.y, self.axes, self.keepdims)
         return unreduce(gy, self.axes, self.keepdims) * np.exp(self.x - y)
+
+    def jvp(self, tx: Array) -> Array:
+        """Forward mode: dy = sum(softmax(x) * dx) over the axes."""
+        p = np.exp(self.x - unreduce(self.y, self.axes, self.keepdims))
+        return np.sum(p * tx, axis=self.axes, keepdims=self.keepdims)
 
 
 class Softmax(Gate):
