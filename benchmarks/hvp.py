@@ -33,8 +33,9 @@ the method needs it):
   Reverse over forward computes the R-op's 18 for this network: the forward pass (3),
   the tangents (5) and the backward pass through both (10), with the same shapes and
   operand layouts as the hand-written code's. Reverse over reverse (the double-bwd
-  rows) computes 22: the gradient's 5 products include the three weight gradients and dL/dh1, values that ``H v`` never
-  reads, and the biggest of them (``x^T . dL/da1``) is a first-layer product.
+  rows) computes 22: the gradient's 5 products include the three weight gradients
+  and dL/dh1, values that ``H v`` never reads, and the biggest of them
+  (``x^T . dL/da1``) is a first-layer product.
 
 The rows run interleaved: every round times a block of calls of each implementation,
 in an order shuffled per round (``mlp_harness.time_interleaved``), so that a slow spell
