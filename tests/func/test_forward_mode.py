@@ -118,3 +118,19 @@ def test_tangents_are_dropped_once_read() -> None:
         tracemalloc.stop()
     np.testing.assert_array_equal(dy, np.ones(100_000))
     assert peak < 8 * 800_000, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_a_backward_that_leaves_the_graph_is_refused_in_forward_mode() -> None:
+    """A gate whose backward turns its upstream into an array cannot give a tangent
+    through it: a clear error, not a silently dropped tangent."""
+    class Detaching(cr.Gate, register=False):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            return 2 * np.asarray(gy.data if isinstance(gy, cr.Tensor) else gy) + 0.0
+
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = cr.autograd.apply(Detaching(), x)
+    with pytest.raises(cr.errors.BackwardError, match="forward mode through Detaching"):
+        forward.push_tangents([y], [x], [np.ones(2)])

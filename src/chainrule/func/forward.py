@@ -41,6 +41,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import apply, collect_gates, enable_grad, grad, tensor_twin
 from ..autograd.gate import Gate
+from ..errors import BackwardError
 
 __all__ = ["push_tangents"]
 
@@ -135,9 +136,7 @@ def _zeros_for(t: Any) -> np.ndarray:
 
 def _linear(gate: Gate, ins: list[Any], create_graph: bool) -> Any:
     """A linear gate's tangent: the gate (same settings) on the tangents."""
-    copy = _new(type(gate))
-    copy.__dict__ = dict(gate.__dict__)
-    copy.needs = gate.needs
+    copy = _plain_twin(gate)
     args = [d if d is not None else _zeros_for(t) for d, t in zip(ins, gate.inputs)]
     if create_graph:
         return apply(copy, *args)
@@ -165,7 +164,9 @@ def _diagonal(gate: Gate, ins: list[Any], out: Tensor, create_graph: bool) -> An
 
 def _by_backward(gate: Gate, ins: list[Any], out: Tensor, create_graph: bool) -> Any:
     """``J ẋ`` from the gate's backward: the gradient of ``<backward(u), ẋ>`` in ``u``."""
-    u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)
+    # Any u gives the same J ẋ (backward is linear in u); ones make a backward that
+    # leaves the graph show itself (a nonzero array below).
+    u = Tensor(np.ones(out.shape, dtype=out.dtype), requires_grad=True)
     twin = tensor_twin(gate) if create_graph else _plain_twin(gate)
     grads = twin._backward(u)
     if type(grads) is not tuple:
@@ -174,7 +175,15 @@ def _by_backward(gate: Gate, ins: list[Any], out: Tensor, create_graph: bool) ->
     for g, d, t in zip(grads, ins, gate.inputs):
         if g is None or d is None:
             continue
-        if not isinstance(g, Tensor):      # a constant: the gradient does not depend on u
+        if not isinstance(g, Tensor):
+            # Linear in u, so independent of u only if zero; anything else means the
+            # backward left the graph (np.asarray of its upstream, say): refuse.
+            if np.any(np.asarray(g) != 0):
+                raise BackwardError(
+                    f"forward mode through {type(gate).__name__}: its backward returned an "
+                    f"array that does not depend on the upstream gradient, so the tangent "
+                    f"cannot be read from it; write its formula with NumPy functions on "
+                    f"the upstream (no np.asarray), or give the class a jvp rule")
             continue
         if g.shape != t.shape:
             g = g.sum_to(t.shape)
