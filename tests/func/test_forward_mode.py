@@ -97,6 +97,8 @@ def test_push_tangents_over_a_graph_the_user_recorded() -> None:
     np.testing.assert_allclose(dy, 2 * np.exp(2 * 0.3))
     (dh_seeded,) = forward.push_tangents([y], [h], [np.array([0.0, 1.0])])
     np.testing.assert_allclose(dh_seeded, 2 * np.exp(-1.2))
+    with pytest.raises(cr.errors.ShapeError, match="tangent of shape \\(1,\\)"):
+        forward.push_tangents([y], [x], [np.ones(1)])     # would broadcast: refused
     y.backward()                       # the graph is freed: forward mode says so
     with pytest.raises(cr.errors.GraphFreedError):
         forward.push_tangents([y], [x], [np.ones(2)])

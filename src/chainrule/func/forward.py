@@ -41,7 +41,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import apply, collect_gates, enable_grad, grad, tensor_twin
 from ..autograd.gate import Gate
-from ..errors import BackwardError
+from ..errors import BackwardError, ShapeError
 
 __all__ = ["push_tangents"]
 
@@ -63,6 +63,10 @@ def push_tangents(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
         if v is not None:
             if not create_graph and isinstance(v, Tensor):
                 v = v.data
+            if np.shape(v) != x.shape:   # a broadcastable one would be read as another
+                raise ShapeError(f"push_tangents: a tangent of shape {np.shape(v)} for an "
+                                 f"input of shape {x.shape}; give each input a tangent of "
+                                 f"its own shape")
             seeds[x] = v if x not in seeds else seeds[x] + v
     gates = collect_gates([o for o in outputs if o.creator is not None and o not in seeds])
     outs_of: dict[Gate, Tensor] = {o.creator: o for o in outputs if o.creator is not None}
