@@ -61,7 +61,7 @@ class Adagrad(Optimizer):
                 g = self._plus_weight_decay(d, g, wd)
             clr = lr / (1 + (st["step"] - 1) * lr_decay)
             h = st["sum"]
-            tmp = scratch(d, 0)
+            tmp = scratch(d)
             np.multiply(g, g, out=tmp)
             h += tmp
             np.sqrt(h, out=tmp)
@@ -116,7 +116,7 @@ class RMSprop(Optimizer):
             st["step"] += 1
             if wd:
                 g = self._plus_weight_decay(d, g, wd)
-            tmp = scratch(d, 0)
+            tmp = scratch(d)
             v = st["square_avg"]
             v *= alpha
             np.multiply(g, g, out=tmp)
@@ -204,7 +204,7 @@ class Adam(Optimizer):
                 else:
                     g = self._plus_weight_decay(d, g, wd)
             m, v = st["exp_avg"], st["exp_avg_sq"]
-            tmp = scratch(d, 0)
+            tmp = scratch(d)
             np.subtract(g, m, out=tmp)          # m = lerp(m, g, 1 - beta1)
             tmp *= 1.0 - beta1
             m += tmp

@@ -49,7 +49,6 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
-        self._flat: dict[tuple[np.dtype, int], np.ndarray] = {}
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors "
                             f"(e.g. model.parameters() or [w, b]), not a single Tensor")
@@ -132,21 +131,15 @@ class Optimizer:
     def _update_group(self, group: dict[str, Any]) -> None:  # pragma: no cover
         raise NotImplementedError(f"{type(self).__name__} does not implement an update")
 
-    def _scratch(self, like: np.ndarray, k: int = 0) -> np.ndarray:
-        """A reusable work array of ``like``'s shape and dtype (``k`` picks one of several).
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        """A work array of ``like``'s shape and dtype, fresh for each parameter.
 
-        Backed by one flat buffer per (dtype, k), as large as the largest parameter, so
-        a step allocates nothing.
+        Fresh rather than kept: in a training step the allocator hands back memory that
+        backward has just freed, still in cache, while a buffer kept between steps has
+        gone cold during the forward and backward passes (measured in whole steps:
+        ``benchmarks/mlp_step.py``, docs/architecture.md).
         """
-        key = (like.dtype, k)
-        flat = self._flat.get(key)
-        n = like.size
-        if flat is None or flat.size < n:
-            biggest = max((p.data.size for g in self.param_groups for p in g["params"]
-                           if p.data.dtype == like.dtype), default=n)
-            flat = np.empty(max(n, biggest), dtype=like.dtype)
-            self._flat[key] = flat
-        return flat[:n].reshape(like.shape)
+        return np.empty(like.shape, like.dtype)
 
     def _with_grads(self, group: dict[str, Any]) -> Iterator[tuple[Tensor, np.ndarray,
                                                                    np.ndarray]]:
@@ -163,8 +156,8 @@ class Optimizer:
             yield p, d, g
 
     def _plus_weight_decay(self, d: np.ndarray, g: np.ndarray, wd: float) -> np.ndarray:
-        """``g + wd * d`` in scratch buffer 1 (``.grad`` itself is left untouched)."""
-        buf = self._scratch(d, 1)
+        """``g + wd * d`` in a work array (``.grad`` itself is left untouched)."""
+        buf = self._scratch(d)
         np.multiply(d, wd, out=buf)
         np.add(buf, g, out=buf)
         return buf
