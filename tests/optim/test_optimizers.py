@@ -369,3 +369,31 @@ def test_load_state_dict_validates_before_changing_anything():
     with pytest.raises(ValueError, match="invalid learning rate"):
         opt.load_state_dict(bad_lr)
     assert opt.param_groups[0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3,), (784, 256), (300, 301), (70_000,)])
+def test_sgd_update_is_exactly_p_minus_lr_g_and_keeps_grad(shape, dtype):
+    # The update goes through a work array; the numbers must be those of p - lr * g in
+    # the parameter's dtype, and .grad must be left as it was (PyTorch keeps it too).
+    rng = np.random.default_rng(0)
+    p = cr.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+    g = rng.standard_normal(shape).astype(dtype)
+    p.grad = cr.tensor(g.copy())
+    want = p.data - dtype(0.1) * g
+    optim.SGD([p], lr=0.1).step()
+    assert p.data.dtype == dtype
+    np.testing.assert_array_equal(p.data, want)
+    np.testing.assert_array_equal(p.grad.data, g)
+
+
+def test_sgd_updates_a_non_contiguous_parameter_in_its_own_memory():
+    base = np.arange(2 * 80_000, dtype=np.float64).reshape(2, 80_000)
+    p = cr.tensor(base[:, ::2].T, requires_grad=True)   # kept in Fortran order
+    assert not p.data.flags.c_contiguous
+    memory = p.data
+    p.grad = cr.tensor(np.ones(p.shape))
+    want = p.data - 0.5
+    optim.SGD([p], lr=0.5).step()
+    assert p.data is memory                  # updated where it lives
+    np.testing.assert_array_equal(p.data, want)

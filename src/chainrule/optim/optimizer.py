@@ -134,10 +134,11 @@ class Optimizer:
     def _scratch(self, like: np.ndarray) -> np.ndarray:
         """A work array of ``like``'s shape and dtype, fresh for each parameter.
 
-        Fresh rather than kept: in a training step the allocator hands back memory that
-        backward has just freed, still in cache, while a buffer kept between steps has
-        gone cold during the forward and backward passes (measured in whole steps:
-        ``benchmarks/mlp_step.py``, docs/architecture.md).
+        Fresh rather than a buffer kept between steps: in whole training steps, with the
+        implementations' order shuffled round by round, a kept buffer, a fresh array and
+        a small cache-sized buffer used block by block measured the same (within 1%);
+        the fresh array is the simplest. What does cost is keeping ``.grad`` intact
+        (about 2% of the MLP step against overwriting it, as hand-written NumPy does).
         """
         return np.empty(like.shape, like.dtype)
 

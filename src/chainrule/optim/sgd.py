@@ -50,11 +50,7 @@ class SGD(Optimizer):
         dampening = group["dampening"]
         nesterov = group["nesterov"]
         wd = group["weight_decay"]
-        # The temporaries below are fresh arrays, not a kept work buffer: measured in
-        # a whole training step, the allocator hands back memory that backward has just
-        # freed (still in cache), while a kept buffer has gone cold during the forward
-        # and backward passes (benchmarks/mlp_step.py: 35-45 us per step less on the
-        # 784-256-256-10 MLP; ``.grad`` is left untouched either way).
+        # Temporaries are fresh arrays (see Optimizer._scratch for why).
         for p, d, g in self._with_grads(group):
             if wd:
                 g = self._plus_weight_decay(d, g, wd)
