@@ -4,10 +4,10 @@
 The chain is ``benchmarks/chain.py``'s (``y = y * 1.0001 + 0.0001`` on a one-element
 float64 tensor, two gates per iteration; forward, ``backward()``, freeing the graph),
 timed at several sizes in one process that has imported PyTorch, chainrule and
-PyTorch interleaved run by run, with Python's garbage collector enabled as in a real
-program. For reference, chainrule is also timed with the collector disabled during the
-run (the cost of the gates alone) and the NumPy floor (the same arithmetic with a
-hand-written backward loop) runs alongside.
+PyTorch interleaved run by run (in an order shuffled per round), with Python's garbage
+collector enabled as in a real program. For reference, chainrule is also timed with
+the collector disabled during the run (the cost of the gates alone) and the NumPy floor
+(the same arithmetic with a hand-written backward loop) runs alongside.
 
 Printed: microseconds per gate (median of the runs) at every size, chainrule /
 PyTorch at every size, chainrule's cost at the largest size over its cost at the
@@ -28,6 +28,7 @@ import argparse
 import gc
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -132,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         per_run = time.perf_counter() - per_run
         repeats = max(3, min(101, int(args.budget / max(per_run, 1e-9))))
         times: dict[str, list[float]] = {k: [] for k in runs}
+        order = list(runs.items())
+        rng = random.Random(n)
         for _ in range(repeats):
-            for name, fn in runs.items():
+            rng.shuffle(order)            # no implementation always runs after another
+            for name, fn in order:
                 gc.collect()
                 fwd, bwd, _, _ = fn(n_iter)
                 times[name].append((fwd + bwd) / (2 * n_iter) * 1e6)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -233,11 +234,15 @@ def check_chain_agreement(runs: Mapping[str, ChainRun], n_iter: int) -> tuple[fl
 
 def time_chain(runs: Mapping[str, ChainRun], n_iter: int, repeats: int,
                disable_gc: bool = False) -> dict[str, list[tuple[float, float]]]:
-    """Time every implementation ``repeats`` times, interleaved run by run; returns the
-    (forward, backward) seconds of each run."""
+    """Time every implementation ``repeats`` times, interleaved run by run in an order
+    shuffled per round (what ran just before can speed up or slow down a run: memory
+    it freed, caches it filled); returns the (forward, backward) seconds of each run."""
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    order = list(runs.items())
+    rng = random.Random(n_iter)
     for _ in range(repeats):
-        for name, fn in runs.items():
+        rng.shuffle(order)
+        for name, fn in order:
             gc.collect()
             if disable_gc:
                 gc.disable()

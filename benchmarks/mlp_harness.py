@@ -385,22 +385,25 @@ def format_step_table(times: Mapping[str, list[float]], rounds: int, block: int,
     return "\n".join(lines)
 
 
-def format_mlp_ratios(times: Mapping[str, list[float]]) -> str:
-    """chainrule over each reference (median, best in parentheses), with the targets:
-    <= 1.0x PyTorch and <= 1.1x hand-written NumPy."""
+def format_mlp_ratios(times: Mapping[str, list[float]], batch: int = 128) -> str:
+    """chainrule over each reference (median, best in parentheses), with the targets of
+    the speed issue: ``nn`` + ``optim.SGD`` at or below 1.0x PyTorch, and at batch 128
+    within 1.05x the hand-written NumPy step."""
     med = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
     lines = ["\nRatios (median; best in parentheses):"]
     for name in ("chainrule gates", "chainrule nn"):
         if name not in med:
             continue
-        for ref, target in (("pytorch", 1.0), ("numpy", 1.1), ("numpy tuned", None),
-                            ("matmuls", None)):
+        nn_row = name == "chainrule nn"
+        for ref, target in (("pytorch", 1.0 if nn_row else None),
+                            ("numpy", 1.05 if nn_row and batch == 128 else None),
+                            ("numpy tuned", None), ("matmuls", None)):
             if ref not in med:
                 continue
             r, rb = med[name] / med[ref], best[name] / best[ref]
             verdict = "" if target is None else \
-                ("  meets target" if r <= target else f"  target <= {target:.1f}x: MISSED")
+                ("  meets target" if r <= target else f"  target <= {target:.2f}x: MISSED")
             lines.append(f"  {name:15s} / {ref:11s} {r:5.2f}x ({rb:.2f}x){verdict}")
     if "pytorch" in med and "numpy" in med:
         lines.append(f"  {'numpy':15s} / {'pytorch':11s} "
@@ -561,7 +564,7 @@ def run_mlp(rounds: int = 120, block: int = 10, batch: int = 128, seed: int = 0,
 
     times = time_interleaved(impls, rounds, block, seed, warmup=warmup)
     print(format_step_table(times, rounds, block, batch))
-    print(format_mlp_ratios(times))
+    print(format_mlp_ratios(times, batch))
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "1")
     print_summary(f"MLP {'-'.join(map(str, MLP_SIZES))} B{batch}, nn + SGD"
