@@ -7,7 +7,7 @@ conv 1->8 3x3, ReLU, max-pool 2, conv 8->16 3x3, ReLU, max-pool 2, linear 400->1
 * ``chainrule nn``: ``cr.nn.Sequential(Conv2d, ReLU, MaxPool2d, ..., Flatten, Linear)``
   and ``cr.optim.SGD``: what a user writes;
 * ``pytorch``: the same with ``torch.nn`` and ``torch.optim.SGD`` (oneDNN
-  convolutions), ``torch.set_num_threads(1)``;
+  convolutions), one thread (``--threads N``: N BLAS and PyTorch threads);
 * ``numpy``: a hand-written step with im2col (channels-last activations, preallocated
   column buffers, the bias folded into the GEMMs as a column of ones, pooling with
   ``np.maximum`` over strided views and equality masks backward, col2im as one small
@@ -89,7 +89,7 @@ def pytorch(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> mlp_harne
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(1)
+    torch.set_num_threads(harness.blas_threads())
     tn = torch.nn
     model = tn.Sequential(tn.Conv2d(1, 8, 3), tn.ReLU(), tn.MaxPool2d(2), tn.Conv2d(8, 16, 3),
                           tn.ReLU(), tn.MaxPool2d(2), tn.Flatten(), tn.Linear(400, 10))
@@ -329,6 +329,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--machine-blas", action="store_true",
                    help="keep this machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS (and PyTorch) threads; 1 by default, the figures quoted")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--malloc", choices=("both", "default", "retain"), default="both",
                    help="the C allocator's settings: glibc's defaults, "
@@ -345,7 +347,9 @@ def main() -> int:
             if rc:
                 return rc
         return 0
-    harness.reexec_if_needed(__file__, args.machine_blas)
+    if args.threads < 1:
+        raise SystemExit("cnn_step.py: --threads must be at least 1")
+    harness.reexec_if_needed(__file__, args.machine_blas, args.threads)
     retained = False
     if args.malloc == "retain":
         retained = cr.retain_freed_memory()

@@ -36,8 +36,8 @@ except ImportError:  # a source checkout without `pip install -e .`
 from chainrule.errors import BenchmarkError, BenchmarkMismatchError
 
 __all__ = ["MACHINE_VARS", "SUMMARY_MARK", "THREAD_VARS", "BenchmarkError",
-           "BenchmarkMismatchError", "child_pythonpath", "print_summary", "reexec_if_needed",
-           "run_chain", "single_threaded_env"]
+           "BenchmarkMismatchError", "blas_threads", "child_pythonpath", "print_summary",
+           "reexec_if_needed", "run_chain", "single_threaded_env"]
 
 #: The first field of a summary line (``chainrule bench`` collects them into one table).
 SUMMARY_MARK = "summary"
@@ -100,6 +100,15 @@ def reexec_if_needed(script: str, keep_machine_blas: bool = False,
         raise SystemExit(f"{name}: could not set the single-threaded environment")
     env[mark] = name
     os.execve(sys.executable, [sys.executable, os.path.abspath(script), *sys.argv[1:]], env)
+
+
+def blas_threads() -> int:
+    """The thread count this benchmark process was started with (``--threads``, through
+    ``$OPENBLAS_NUM_THREADS``; 1 by default): PyTorch is given as many."""
+    try:
+        return max(1, int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
+    except ValueError:
+        return 1
 
 
 def child_pythonpath(environ: Mapping[str, str] | None = None) -> str:

@@ -152,7 +152,7 @@ def pytorch_impls(params: Arrays, v: Arrays, x: np.ndarray, t: np.ndarray
         import torch
     except ImportError:
         return []
-    torch.set_num_threads(1)
+    torch.set_num_threads(harness.blas_threads())
     import torch.nn.functional as F
     from torch.func import grad, jvp
 
@@ -687,6 +687,8 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     p.add_argument("--machine-blas", action="store_true",
                    help="keep this machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS (and PyTorch) threads; 1 by default, the figures quoted")
     prof = p.add_mutually_exclusive_group()
     prof.add_argument("--profile", action="store_true", default=None,
                       help="always profile chainrule (default: only if it misses the target)")
@@ -700,7 +702,9 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = _parse_args()
-    harness.reexec_if_needed(__file__, args.machine_blas)
+    if args.threads < 1:
+        raise SystemExit("hvp.py: --threads must be at least 1")
+    harness.reexec_if_needed(__file__, args.machine_blas, args.threads)
     retain = bool(args.retain_freed_memory and cr.retain_freed_memory())
     try:
         return run(args.rounds, args.block, args.warmup, args.batch, args.seed,

@@ -34,6 +34,7 @@ from harness import (
     THREAD_VARS,
     BenchmarkError,
     BenchmarkMismatchError,
+    blas_threads,
     child_pythonpath,
     print_summary,
 )
@@ -151,7 +152,7 @@ def mlp_pytorch(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> Impl 
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(max(1, int(os.environ.get("OPENBLAS_NUM_THREADS", "1"))))
+    torch.set_num_threads(blas_threads())
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
                                 torch.nn.Linear(256, 256), torch.nn.ReLU(),
                                 torch.nn.Linear(256, 10))

@@ -94,16 +94,23 @@ def test_cli_bench_all_runs_every_script_with_this_python(
 
 
 def test_cli_bench_default_settings_map_to_the_scripts() -> None:
-    plain = argparse.Namespace(quick=False, rounds=None, no_torch=False, machine_blas=True)
+    plain = argparse.Namespace(quick=False, rounds=None, no_torch=False, machine_blas=True,
+                               threads=1)
     assert bench_cli.script_argv("chain", plain) == ["chain.py", "--gates", "10000",
                                                      "--repeats", "5"]
     assert bench_cli.script_argv("mlp", plain) == [
         "mlp_step.py", "--rounds", "30", "--block", "10", "--warmup", "20", "--no-epoch",
         "--no-train", "--machine-blas"]
+    two = argparse.Namespace(quick=True, rounds=None, no_torch=False, machine_blas=False,
+                             threads=2)
+    assert bench_cli.script_argv("chain", two)[-2:] == ["--repeats", "3"]   # no BLAS in it
+    for name in ("mlp", "cnn", "hvp"):
+        assert bench_cli.script_argv(name, two)[-2:] == ["--threads", "2"]
 
 
 def test_cli_bench_rejects_bad_arguments(capfd: pytest.CaptureFixture[str]) -> None:
-    for argv in (["bench", "--rounds", "0"], ["bench", "speed"], ["bench", "--timeout", "0"]):
+    for argv in (["bench", "--rounds", "0"], ["bench", "speed"], ["bench", "--timeout", "0"],
+                 ["bench", "--threads", "0"]):
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2

@@ -18,9 +18,10 @@ hvp     a Hessian-vector product of that MLP's loss (float64, batch 128): chainr
 
 The benchmarks are developer tools that live in the source repository, not in the
 installed package: this command runs benchmarks/chain.py and benchmarks/mlp_step.py of
-the checkout chainrule runs from (compact settings), with this Python. The MLP script
-re-runs itself single-threaded (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1,
-without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unless --machine-blas). Run the scripts
+the checkout chainrule runs from (compact settings), with this Python. The scripts
+re-run themselves single-threaded (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1,
+or N with --threads N, PyTorch alike; without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unless
+--machine-blas). Run the scripts
 directly for the full benchmarks (more rounds, an epoch over Fashion-MNIST, a whole
 `chainrule train` process).
 
@@ -78,6 +79,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     p.add_argument("--machine-blas", action="store_true",
                    help="keep this machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
+    p.add_argument("--threads", type=positive_int, default=1, metavar="N",
+                   help="BLAS and PyTorch threads for mlp, cnn and hvp (default 1, the "
+                        "figures quoted; the chain's one-element gates use none)")
     p.add_argument("--timeout", type=positive_float, default=TIMEOUT, metavar="SECONDS",
                    help=f"stop a benchmark that runs longer (default {TIMEOUT:g})")
     p.set_defaults(func=run)
@@ -121,6 +125,8 @@ def script_argv(name: str, args: argparse.Namespace, batch: int = 128) -> list[s
             argv.append("--machine-blas")
     if args.no_torch:
         argv.append("--no-torch")
+    if name != "chain" and args.threads != 1:
+        argv += ["--threads", str(args.threads)]
     return argv
 
 
