@@ -310,7 +310,8 @@ def run(rounds: int, block: int, batch: int, seed: int, warmup: int, no_torch: b
             per = statistics.median(x / y for x, y in zip(times[a], times[b]))
             print(f"  {a} / {b}: {med[a] / med[b]:.2f} ({per:.2f})")
     harness.print_summary(f"LeNet-style CNN B{x.shape[0]}, nn + SGD, malloc "
-                          f"{'retained' if retained else 'defaults'}", "ms/step",
+                          f"{'retained' if retained else 'defaults'}{harness.threads_label()}",
+                          "ms/step",
                           med["chainrule nn"] * 1e3, med.get("pytorch", 0) * 1e3 or None,
                           med["numpy"] * 1e3, med["gemms"] * 1e3, "GEMMs")
     print(gate_profile(impls[0], max(20, rounds)))

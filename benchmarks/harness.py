@@ -37,7 +37,7 @@ from chainrule.errors import BenchmarkError, BenchmarkMismatchError
 
 __all__ = ["MACHINE_VARS", "SUMMARY_MARK", "THREAD_VARS", "BenchmarkError",
            "BenchmarkMismatchError", "blas_threads", "child_pythonpath", "print_summary",
-           "reexec_if_needed", "run_chain", "single_threaded_env"]
+           "reexec_if_needed", "run_chain", "single_threaded_env", "threads_label"]
 
 #: The first field of a summary line (``chainrule bench`` collects them into one table).
 SUMMARY_MARK = "summary"
@@ -109,6 +109,12 @@ def blas_threads() -> int:
         return max(1, int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
     except ValueError:
         return 1
+
+
+def threads_label() -> str:
+    """``", N threads"`` for a summary row measured with N > 1 threads, else ``""``."""
+    n = blas_threads()
+    return "" if n == 1 else f", {n} threads"
 
 
 def child_pythonpath(environ: Mapping[str, str] | None = None) -> str:

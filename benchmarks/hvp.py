@@ -669,7 +669,8 @@ def run(rounds: int, block: int, warmup: int, batch: int, seed: int, no_torch: b
     crn, tn = fastest(times, "chainrule"), fastest(times, "pytorch")
     assert crn is not None
     print()
-    harness.print_summary(f"HVP of MLP {sizes} B{batch} loss, float64 ({crn})", "ms/HVP",
+    harness.print_summary(f"HVP of MLP {sizes} B{batch} loss, float64 ({crn})"
+                          f"{harness.threads_label()}", "ms/HVP",
                           med[crn], med[tn] if tn else None, med["numpy R-op"],
                           med[rop_name], "R-op matmuls")
     return 0

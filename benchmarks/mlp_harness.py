@@ -37,6 +37,7 @@ from harness import (
     blas_threads,
     child_pythonpath,
     print_summary,
+    threads_label,
 )
 
 import chainrule
@@ -567,9 +568,8 @@ def run_mlp(rounds: int = 120, block: int = 10, batch: int = 128, seed: int = 0,
     print(format_step_table(times, rounds, block, batch))
     print(format_mlp_ratios(times, batch))
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    threads = os.environ.get("OPENBLAS_NUM_THREADS", "1")
-    print_summary(f"MLP {'-'.join(map(str, MLP_SIZES))} B{batch}, nn + SGD"
-                  + ("" if threads == "1" else f", {threads} threads"), "ms/step",
+    print_summary(f"MLP {'-'.join(map(str, MLP_SIZES))} B{batch}, nn + SGD{threads_label()}",
+                  "ms/step",
                   med["chainrule nn"], med.get("pytorch"), med.get("numpy tuned"),
                   med.get("matmuls"), "matmuls")
 
