@@ -17,13 +17,13 @@ hvp     a Hessian-vector product of that MLP's loss (float64, batch 128): chainr
         matrix products alone.
 
 The benchmarks are developer tools that live in the source repository, not in the
-installed package: this command runs benchmarks/chain.py and benchmarks/mlp_step.py of
-the checkout chainrule runs from (compact settings), with this Python. The scripts
-re-run themselves single-threaded (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1,
-or N with --threads N, PyTorch alike; without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unless
---machine-blas). Run the scripts
-directly for the full benchmarks (more rounds, an epoch over Fashion-MNIST, a whole
-`chainrule train` process).
+installed package: this command runs benchmarks/chain.py, mlp_step.py, cnn_step.py and
+hvp.py of the checkout chainrule runs from (compact settings), with this Python. The
+scripts re-run themselves single-threaded (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=
+MKL_NUM_THREADS=1, or N with --threads N, PyTorch alike; without OPENBLAS_CORETYPE/
+OPENBLAS_L2_SIZE unless --machine-blas). Run the scripts directly for the full
+benchmarks (more rounds, an epoch over Fashion-MNIST, a whole `chainrule train`
+process).
 
 Each script ends with summary lines; the command prints them at the end as one table
 (work, chainrule, PyTorch, hand-written NumPy, floor, ratios), under the BLAS kernel and
