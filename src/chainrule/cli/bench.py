@@ -1,4 +1,4 @@
-"""``chainrule bench [chain|mlp|cnn|all]``: how fast chainrule is, next to PyTorch and
+"""``chainrule bench [chain|mlp|cnn|hvp|all]``: how fast chainrule is, next to PyTorch and
 NumPy.
 
 chain   per-gate cost of a 10,000-gate chain (y = y * 1.0001 + 0.0001 on one-element
