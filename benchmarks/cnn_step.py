@@ -17,10 +17,10 @@ conv 1->8 3x3, ReLU, max-pool 2, conv 8->16 3x3, ReLU, max-pool 2, linear 400->1
 All start from the same weights and batch; one step of each is checked to give the
 same loss and updated weights before anything is timed. They run interleaved
 (round-robin, shuffled per round), single-threaded (the script re-executes itself with
-``OPENBLAS_NUM_THREADS=1`` etc. before NumPy loads; ``--machine-blas`` keeps
-``OPENBLAS_CORETYPE``). Then: where chainrule's step goes, per gate class, forward and
-backward (timers wrapped around the gates' methods for a separate run), and the peak
-memory of one step (tracemalloc).
+``OPENBLAS_NUM_THREADS=1`` etc., or N with ``--threads N``, before NumPy loads;
+``--machine-blas`` keeps ``OPENBLAS_CORETYPE``). Then: where chainrule's step goes, per
+gate class, forward and backward (timers wrapped around the gates' methods for a separate
+run), and the peak memory of one step (tracemalloc).
 
 Usage (from the repository root)::
 
@@ -284,7 +284,8 @@ def gate_profile(impl: mlp_harness.Impl, steps: int) -> str:
 def run(rounds: int, block: int, batch: int, seed: int, warmup: int, no_torch: bool,
         retained: bool = False) -> int:
     params, x, t = problem(batch, seed)
-    print(f"CNN step: batch {batch}, float32, single-threaded; BLAS: "
+    n = harness.blas_threads()
+    print(f"CNN step: batch {batch}, float32, {n} thread{'s' if n != 1 else ''}; BLAS: "
           f"{mlp_harness.blas_summary()}")
     print(f"numpy {np.__version__}, chainrule {cr.__version__}")
     hand = HandCNN(params, x, t)

@@ -23,7 +23,7 @@ the method needs it):
   forward-over-reverse (``torch.func.hvp``'s recipe); ``pytorch double-bwd`` and
   ``pytorch grad(g, v)``: two ``torch.autograd.grad`` calls as above; ``pytorch
   functional.hvp``: ``torch.autograd.functional.hvp`` (the double-vjp trick); one
-  thread each;
+  thread each (N with ``--threads N``);
 * ``numpy R-op``: Pearlmutter's method written by hand (:func:`rop_hvp`): the forward
   pass, the R-forward pass (the directional derivatives of every activation along v),
   the backward pass and the R-backward pass: exactly ``H v``, in 18 matrix products;
@@ -47,8 +47,8 @@ apart from everything else.
 
 Single-threaded: like ``mlp_step.py`` the script re-executes itself with
 ``harness.single_threaded_env`` (``OPENBLAS_NUM_THREADS=1``, ``OMP_NUM_THREADS=1``,
-``MKL_NUM_THREADS=1``, machine-specific OpenBLAS settings unset unless
-``--machine-blas``) before NumPy is loaded by the process that measures.
+``MKL_NUM_THREADS=1``, or N with ``--threads N``; machine-specific OpenBLAS settings
+unset unless ``--machine-blas``) before NumPy is loaded by the process that measures.
 
 Usage (from the repository root)::
 
@@ -147,7 +147,8 @@ def chainrule_impls(params: Arrays, v: Arrays, x: np.ndarray, t: np.ndarray
 def pytorch_impls(params: Arrays, v: Arrays, x: np.ndarray, t: np.ndarray
                   ) -> list[HVPImpl]:
     """torch.func's forward-over-reverse, the double backward and
-    ``torch.autograd.functional.hvp``, one thread (empty if PyTorch is missing)."""
+    ``torch.autograd.functional.hvp``, as many threads as BLAS has (empty if PyTorch is
+    missing)."""
     try:
         import torch
     except ImportError:
